@@ -1,0 +1,47 @@
+"""Runnable example jobs for demos and tests, built with NVFlare's own job API."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import FlareError
+
+_CODE = Path(__file__).parent / "example_code"
+
+
+def hello_numpy(dest: str | os.PathLike, num_rounds: int = 3, min_clients: int = 2, name: str = "hello-numpy") -> str:
+    """Write a FedAvg job over a small NumPy model into ``dest/<name>``; return the job folder's path.
+
+    Built with NVFlare's ``NumpyFedAvgRecipe``; each client adds 1 to the weights and reports an ``accuracy``
+    metric every round.
+    """
+    for label, value in (("num_rounds", num_rounds), ("min_clients", min_clients)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise FlareError(f"{label} must be a whole number >= 1, not {value!r}")
+    from nvflare.app_common.np.recipes.fedavg import NumpyFedAvgRecipe
+
+    dest = Path(dest).expanduser().resolve()
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "client.py"
+        shutil.copy(_CODE / "hello_numpy_client.py", script)
+        cwd = os.getcwd()
+        os.chdir(tmp)  # the recipe records the script by the name it was given
+        try:
+            recipe = NumpyFedAvgRecipe(
+                name=name,
+                model=[[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]],
+                min_clients=min_clients,
+                num_rounds=num_rounds,
+                train_script="client.py",
+            )
+            recipe.export(str(dest))
+        finally:
+            os.chdir(cwd)
+    job = dest / name
+    if not (job / "meta.json").is_file():
+        raise FlareError(f"NVFlare did not write a job folder at {job}")
+    return str(job)

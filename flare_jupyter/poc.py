@@ -1,0 +1,371 @@
+"""The embedded local FLARE system: NVFlare's POC mode, on free ports, in a workspace of its own.
+
+``start()`` provisions a POC project with ``nvflare poc prepare`` (NVFlare's own provisioning), launches the server
+and clients with the startup kits' own ``sub_start.sh`` scripts, waits until every client is connected, and connects
+the kernel session. Every process it started is stopped by ``stop()``, and at kernel exit.
+
+Two kernels never collide: each system has its own ports and workspace, and NVFlare's per-user configuration
+(``~/.nvflare``) is redirected into that workspace.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from .errors import FlareError
+
+PROJECT = "fjpoc"
+ADMIN = "admin@nvidia.com"
+_current: PocSystem | None = None
+_lock = threading.Lock()
+
+
+def default_root() -> Path:
+    """Where embedded systems live by default: the user's cache folder, never the current directory."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "flare-jupyter" / "poc"
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct TCP ports that are free on this machine right now."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def project_yaml(n_clients: int, fl_port: int, admin_port: int) -> str:
+    clients = "".join(f"  - name: site-{i}\n    type: client\n    org: nvidia\n" for i in range(1, n_clients + 1))
+    return f"""api_version: 3
+name: {PROJECT}
+description: flare-jupyter embedded system
+participants:
+  - name: server
+    type: server
+    org: nvidia
+    fed_learn_port: {fl_port}
+    admin_port: {admin_port}
+{clients}  - name: {ADMIN}
+    type: admin
+    org: nvidia
+    role: project_admin
+builders:
+  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
+  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
+    args:
+      config_folder: config
+  - path: nvflare.lighter.impl.cert.CertBuilder
+  - path: nvflare.lighter.impl.signature.SignatureBuilder
+"""
+
+
+def _env(workspace: Path) -> dict:
+    """Environment for NVFlare's tools and participants: this Python first on PATH (the startup scripts call
+    ``python3``), NVFlare's POC workspace variable, and a HOME inside the workspace so ``~/.nvflare`` stays ours."""
+    env = dict(os.environ)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env["NVFLARE_POC_WORKSPACE"] = str(workspace / "poc")
+    home = workspace / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env["HOME"] = str(home)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+class PocSystem:
+    """A running embedded FLARE system. ``.kit``, ``.username``, ``.clients``, ``.stop()``; a context manager."""
+
+    def __init__(self, workspace: Path, n_clients: int, fl_port: int, admin_port: int, owns_workspace: bool):
+        self.workspace = Path(workspace)
+        self.clients = [f"site-{i}" for i in range(1, n_clients + 1)]
+        self.fl_port = fl_port
+        self.admin_port = admin_port
+        self.username = ADMIN
+        self.owns_workspace = owns_workspace
+        self.started_at: float | None = None
+        self.ready_seconds: float | None = None
+        self._procs: dict[str, subprocess.Popen] = {}
+        self._stopped = False
+
+    @property
+    def prod_dir(self) -> Path:
+        return self.workspace / "poc" / PROJECT / "prod_00"
+
+    @property
+    def kit(self) -> str:
+        return str(self.prod_dir / ADMIN)
+
+    @property
+    def participants(self) -> list[str]:
+        return ["server", *self.clients]
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Provision the project with NVFlare's ``nvflare poc prepare`` (certificates, kits, configs)."""
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        project = self.workspace / "project.yml"
+        project.write_text(project_yaml(len(self.clients), self.fl_port, self.admin_port))
+        cmd = [sys.executable, "-m", "nvflare.cli", "poc", "prepare", "-i", str(project), "--force"]
+        out = subprocess.run(cmd, env=_env(self.workspace), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if out.returncode != 0 or not Path(self.kit, "startup", "fed_admin.json").is_file():
+            tail = (out.stderr or out.stdout or "").strip().splitlines()[-5:]
+            raise FlareError(f"nvflare poc prepare failed (exit {out.returncode}): {' | '.join(tail)}")
+
+    def launch(self) -> None:
+        """Start the server and every client at once, each in its own process group."""
+        env = _env(self.workspace)
+        for name in self.participants:
+            folder = self.prod_dir / name
+            console = open(folder / "poc_console.log", "ab")
+            try:
+                self._procs[name] = subprocess.Popen(
+                    ["bash", str(folder / "startup" / "sub_start.sh")],
+                    cwd=folder,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=console,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            finally:
+                console.close()
+        self.started_at = time.monotonic()
+
+    def wait_ready(self, timeout: float, progress=None) -> None:
+        """Poll until the admin port answers and every client is connected; on failure, say which part failed
+        and show the tail of its log."""
+        from . import compat
+
+        deadline = time.monotonic() + timeout
+        raw, last_error, seen = None, "", set()
+        try:
+            while time.monotonic() < deadline:
+                dead = [n for n, p in self._procs.items() if p.poll() is not None]
+                if dead:
+                    raise FlareError(f"{dead[0]} exited during start-up: {self.log_tail(dead[0])}")
+                try:
+                    if raw is None:
+                        raw = compat.open_session(self.username, self.kit, True, 2.0)
+                    seen = {c.name for c in raw.get_connected_client_list()}
+                    if progress:
+                        progress(f"server up, clients connected: {len(seen & set(self.clients))}/{len(self.clients)}")
+                    if set(self.clients) <= seen:
+                        self.ready_seconds = time.monotonic() - self.started_at
+                        return
+                except FlareError:
+                    raise
+                except Exception as e:  # not up yet
+                    last_error = f"{type(e).__name__}: {e}"
+                time.sleep(0.25)
+        finally:
+            if raw is not None:
+                try:
+                    raw.close()
+                except Exception:
+                    pass
+        missing = [c for c in self.clients if c not in seen]
+        who = missing[0] if raw is not None and missing else "server"
+        raise FlareError(
+            f"the embedded system was not ready within {timeout:g} s ({who} not up; last: {last_error or 'none'}): "
+            f"{self.log_tail(who)}"
+        )
+
+    def log_tail(self, participant: str, lines: int = 5) -> str:
+        """The last lines of a participant's log (its log.txt, else its console log)."""
+        for name in ("log.txt", "poc_console.log"):
+            f = self.prod_dir / participant / name
+            if f.is_file():
+                text = f.read_text(errors="replace").strip().splitlines()[-lines:]
+                return f"{f}: " + " | ".join(text)
+        return f"no log found under {self.prod_dir / participant}"
+
+    def processes(self) -> list[psutil.Process]:
+        """Every live process of this system: the launchers and all their descendants (jobs included)."""
+        found = {}
+        for p in self._procs.values():
+            try:
+                root = psutil.Process(p.pid)
+                found[root.pid] = root
+                found.update({c.pid: c for c in root.children(recursive=True)})
+            except psutil.NoSuchProcess:
+                pass
+        marker = str(self.prod_dir)
+        for proc in psutil.process_iter(["cmdline"]):  # job processes re-parented away from their launcher
+            try:
+                if any(marker in part for part in proc.info["cmdline"] or []):
+                    found[proc.pid] = proc
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        return [p for p in found.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+    def running(self) -> bool:
+        return not self._stopped and any(p.poll() is None for p in self._procs.values())
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop every process this system started (SIGTERM, then SIGKILL after ``timeout``). Idempotent."""
+        global _current
+        if self._stopped:
+            return
+        self._stopped = True
+        from .session import current as current_session
+        from .session import disconnect
+
+        s = current_session()
+        if s is not None and s.kit == self.kit:
+            disconnect()
+        procs = self.processes()
+        for p in procs:
+            try:
+                p.send_signal(signal.SIGTERM)
+            except psutil.NoSuchProcess:
+                pass
+        _, alive = psutil.wait_procs(procs, timeout=timeout)
+        for p in alive:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(alive, timeout=5)
+        for p in self._procs.values():
+            try:
+                p.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+        with _lock:
+            if _current is self:
+                _current = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- display ---------------------------------------------------------------------------------------------
+    def status(self) -> dict:
+        alive = {n: p.poll() is None for n, p in self._procs.items()}
+        return {
+            "state": "running" if self.running() else "stopped",
+            "server": f"localhost:{self.admin_port} (admin), {self.fl_port} (federated learning)",
+            "clients": ", ".join(self.clients),
+            "processes": ", ".join(f"{n}: {'up' if up else 'down'}" for n, up in alive.items()),
+            "workspace": str(self.workspace),
+            "admin kit": self.kit,
+            "ready in": f"{self.ready_seconds:.1f} s" if self.ready_seconds else "-",
+        }
+
+    def __repr__(self):
+        try:
+            return "Embedded FLARE system " + ", ".join(f"{k}: {v}" for k, v in self.status().items())
+        except Exception:
+            return "Embedded FLARE system (unavailable)"
+
+    def _repr_html_(self):
+        try:
+            from .render import key_value_table
+
+            return key_value_table("Embedded FLARE system (POC)", self.status())
+        except Exception:
+            return "<pre>Embedded FLARE system (unavailable)</pre>"
+
+
+def _prune_stale(root: Path) -> None:
+    """Remove default workspaces left by kernels that are gone (their folder name starts with their pid)."""
+    if not root.is_dir():
+        return
+    for d in root.iterdir():
+        pid = d.name.split("-", 1)[0]
+        if d.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def start(
+    n_clients: int = 2,
+    workspace: str | os.PathLike | None = None,
+    timeout: float = 120.0,
+    connect: bool = True,
+    progress=print,
+) -> PocSystem:
+    """Start an embedded FLARE system (server + ``n_clients`` clients) and connect the kernel session to it.
+
+    ``workspace`` defaults to a fresh folder in the user's cache. ``progress`` receives one-line status messages
+    (pass ``None`` for silence). Returns the running system; a second call while one runs returns that one.
+    """
+    global _current
+    if isinstance(n_clients, bool) or not isinstance(n_clients, int) or not 1 <= n_clients <= 16:
+        raise FlareError(f"n_clients must be a whole number from 1 to 16, not {n_clients!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise FlareError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    say = progress or (lambda msg: None)
+    with _lock:
+        if _current is not None and _current.running():
+            say("the embedded FLARE system is already running")
+            system = _current
+        else:
+            owns = workspace is None
+            if owns:
+                root = default_root()
+                _prune_stale(root)
+                root.mkdir(parents=True, exist_ok=True)
+                workspace = tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root)
+            fl_port, admin_port = free_ports(2)
+            system = PocSystem(Path(workspace).resolve(), n_clients, fl_port, admin_port, owns)
+            t0 = time.monotonic()
+            say(f"provisioning a FLARE project with {n_clients} clients in {system.workspace} ...")
+            system.prepare()
+            say(f"starting the server (admin port {admin_port}) and {n_clients} clients ...")
+            system.launch()
+            try:
+                system.wait_ready(timeout, progress=None)
+            except BaseException:
+                system.stop()
+                raise
+            say(f"ready in {time.monotonic() - t0:.1f} s: server and {n_clients} clients connected")
+            _current = system
+    if connect:
+        from .session import connect as _connect
+
+        s = _connect(system.kit, system.username)
+        s.origin = "poc"
+    return system
+
+
+def current() -> PocSystem | None:
+    """The running embedded system of this kernel, or None."""
+    s = _current
+    return s if s is not None and s.running() else None
+
+
+def stop() -> None:
+    """Stop this kernel's embedded system (a no-op when none runs)."""
+    s = _current
+    if s is not None:
+        s.stop()
+
+
+def status() -> PocSystem | None:
+    """The running embedded system (its repr shows ports, clients, processes), or None."""
+    return current()
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    stop()

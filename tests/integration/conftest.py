@@ -1,0 +1,53 @@
+"""The real embedded FLARE system, started once for the whole test session and always stopped.
+
+It runs on free ports in a temporary workspace; after it stops, the fixture checks that none of its processes
+(server, clients, job processes) is left.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import flare_jupyter as fj
+from polling import wait_for
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def poc_system(tmp_path_factory):
+    system = fj.poc.start(n_clients=2, workspace=tmp_path_factory.mktemp("poc"), progress=None)
+    try:
+        yield system
+    finally:
+        system.stop()
+        left = system.processes()
+        assert not left, f"processes left after stop: {[p.pid for p in left]}"
+
+
+@pytest.fixture
+def live(poc_system):
+    """The kernel session connected to the embedded system (reconnected if a test closed it)."""
+    s = fj.current()
+    if s is None or s.kit != poc_system.kit:
+        s = fj.connect(poc_system.kit)
+    return s
+
+
+@pytest.fixture(scope="session")
+def jobs_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("jobs")
+
+
+@pytest.fixture(scope="session")
+def finished_job(poc_system, jobs_dir):
+    """The id of a hello-numpy job (3 rounds) that ran to FINISHED:COMPLETED on the embedded system."""
+    s = fj.connect(poc_system.kit)
+    job = fj.examples.hello_numpy(jobs_dir / "finished", num_rounds=3)
+    job_id = s.submit_job(job)
+    wait_for(lambda: s.get_job_meta(job_id)["status"].startswith("FINISHED"), timeout=180)
+    return job_id
