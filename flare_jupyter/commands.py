@@ -144,7 +144,9 @@ OPTIONS = {"metavar": "OPTS", "default": None, "help": "options passed to the co
 
 # -- connection ---------------------------------------------------------------------------------------------------
 @operation("connect", group="connection", needs_session=False)
-@_arg("kit", nargs="?", default=None, help="admin startup kit folder (default: $FLARE_STARTUP_KIT or the embedded system)")
+@_arg(
+    "kit", nargs="?", default=None, help="admin startup kit folder (default: $FLARE_STARTUP_KIT or the embedded system)"
+)
 @_arg("--user", default=None, help="user name (default: the identity in the kit's certificate)")
 @_arg("--insecure", action="store_true", help="open an insecure session (user 'admin')")
 @_arg("--timeout", type=_positive, default=10.0, help="seconds to wait for the server (default 10)")
@@ -257,7 +259,9 @@ def _download(session, args):
 @operation("monitor_job", "monitor", group="jobs")
 @_arg("job", **JOB)
 @_arg("--timeout", type=_positive, default=None, help="stop watching after this many seconds")
-@_arg("--poll-interval", type=_positive, default=None, help="seconds between polls (default: FlareMagics.poll_interval)")
+@_arg(
+    "--poll-interval", type=_positive, default=None, help="seconds between polls (default: FlareMagics.poll_interval)"
+)
 def _monitor(session, args):
     """Watch a job until it ends, with a one-line progress display (blocks the cell; Ctrl-C stops watching)."""
     from IPython.display import display, update_display
@@ -270,16 +274,20 @@ def _monitor(session, args):
     show(Message(f"job {job}: waiting for status ..."), display_id=handle)
 
     def on_poll(_session, job_id, meta, *a, **k):
-        update(Message(f"job {job_id} ({meta.get('name', '')}): {meta.get('status')}, "
-                       f"{time.monotonic() - started:.0f} s"), display_id=handle)
+        update(
+            Message(f"job {job_id} ({meta.get('name', '')}): {meta.get('status')}, {time.monotonic() - started:.0f} s"),
+            display_id=handle,
+        )
         return True
 
     try:
         rc = session.monitor_job(job, args.timeout or 0, args.poll_interval or settings.poll_interval, on_poll)
     except KeyboardInterrupt:
         return Message(f"stopped watching job {job}; it keeps running on the server")
-    update(Message(f"job {job}: {session.get_job_meta(job).get('status')} after {time.monotonic() - started:.0f} s"),
-           display_id=handle)
+    update(
+        Message(f"job {job}: {session.get_job_meta(job).get('status')} after {time.monotonic() - started:.0f} s"),
+        display_id=handle,
+    )
     return rc
 
 

@@ -14,15 +14,20 @@ Known differences:
 from __future__ import annotations
 
 import inspect
+import logging
 import uuid
 from importlib import metadata
 
-from packaging.version import Version
-
 from nvflare.fuel.flare_api import api_spec as _spec
 from nvflare.fuel.flare_api import flare_api as _api
+from packaging.version import Version
 
 NVFLARE_VERSION = Version(metadata.version("nvflare"))
+
+# NVFlare logs connection retries as errors; with no logging configured, Python would print them on stderr from
+# background threads, into whatever notebook cell is running. A library must leave that choice to the user:
+# these records still reach any handler the user configures (e.g. logging.basicConfig).
+logging.getLogger("nvflare").addHandler(logging.NullHandler())
 
 RawSession = _api.Session
 new_secure_session = _api.new_secure_session
@@ -78,8 +83,13 @@ def submit_job(raw, job_definition_path: str, submit_token: str | None = None) -
 def job_log_text(raw, job_id: str, target: str = "server") -> str:
     """The text of a job's log on one target: ``get_job_logs`` from 2.8, the job's folder on the target before."""
     if HAS_JOB_LOGS:
-        logs = raw.get_job_logs(job_id, target=target).get("logs") or {}
-        return logs.get(target, "") if target != "all" else "\n".join(logs.values())
+        answer = raw.get_job_logs(job_id, target=target)
+        logs, unavailable = answer.get("logs") or {}, answer.get("unavailable") or {}
+        if target == "all":
+            return "\n".join(logs.values())
+        if target not in logs and target in unavailable:
+            raise NotSupported(f"the log of job {job_id} on {target} is not available: {unavailable[target]}")
+        return logs.get(target, "")
     return raw.cat_target(target, file=f"{job_id}/log.txt")
 
 
@@ -154,8 +164,6 @@ def monitor_job(session, job_id, timeout=0, poll_interval=2.0, cb=None, *cb_args
 def open_session(username: str, kit: str, secure: bool, timeout: float):
     """A connected NVFlare ``Session`` (what ``new_secure_session``/``new_insecure_session`` make), with NVFlare's
     console chatter ("Connecting to FLARE ...") sent to our logger instead of the notebook."""
-    import logging
-
     raw = RawSession(username=username if secure else "", startup_path=kit, secure_mode=secure)
     api = getattr(raw, "api", None)
     if api is not None and hasattr(api, "_print_hci"):

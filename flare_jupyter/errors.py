@@ -31,6 +31,11 @@ class FlareError(_OneLine, Exception):
     """A flare-jupyter error whose message already says what went wrong and what to do."""
 
 
+class ArgumentError(FlareError, ValueError):
+    """Arguments NVFlare refused. NVFlare raises ``SyntaxError`` for these; we do not, because Python and IPython
+    reserve ``SyntaxError`` for errors in source code (IPython would show it as one, whatever it says)."""
+
+
 _friendly_types: dict[type, type] = {}
 
 
@@ -44,6 +49,8 @@ def friendly(exc: BaseException, message: str) -> BaseException:
     """A copy of ``exc`` (same type, via a subclass) whose ``str()`` is ``message`` and that renders as one line."""
     if isinstance(exc, _OneLine):
         return exc
+    if isinstance(exc, SyntaxError):
+        return ArgumentError(message)
     try:
         cls = _friendly_type(type(exc))
         new = cls.__new__(cls, message)

@@ -67,8 +67,8 @@ def _nested_frame(answer: Mapping | None, skip=lambda v: False) -> pd.DataFrame:
     for target, per_target in (answer or {}).items():
         if skip(per_target):
             continue
-        if not isinstance(per_target, Mapping):
-            rows.append((target, None, None, per_target))
+        if not isinstance(per_target, Mapping) or not per_target:  # a plain value, or a target with nothing to say
+            rows.append((target, None, None, per_target if not isinstance(per_target, Mapping) else None))
             continue
         for component, per_component in per_target.items():
             if isinstance(per_component, Mapping) and per_component:
@@ -82,7 +82,8 @@ def _nested_frame(answer: Mapping | None, skip=lambda v: False) -> pd.DataFrame:
 
 
 def stats_frame(stats: Mapping | None) -> pd.DataFrame:
-    """``show_stats`` as one row per (target, component, key) with the value as NVFlare gave it."""
+    """``show_stats`` as one row per (target, component, key) with the value as NVFlare gave it; a target that
+    reported nothing (a client between tasks answers ``{}``) keeps one row with empty component, key and value."""
     return _nested_frame(stats)
 
 

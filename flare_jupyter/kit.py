@@ -18,7 +18,9 @@ def resolve_kit(path: str | os.PathLike) -> Path:
     """The kit's root folder (the one holding ``startup/fed_admin.json``), given it or its ``startup`` folder."""
     p = Path(os.path.expanduser(str(path))).resolve()
     if not p.exists():
-        raise FlareError(f"startup kit folder {str(path)!r} does not exist: give the admin kit folder that holds startup/")
+        raise FlareError(
+            f"startup kit folder {str(path)!r} does not exist: give the admin kit folder that holds startup/"
+        )
     if not p.is_dir():
         raise FlareError(f"startup kit {str(path)!r} is a file, not a folder: give the admin kit folder")
     if (p / "fed_admin.json").is_file() and p.name == "startup":

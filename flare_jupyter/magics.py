@@ -6,6 +6,7 @@ Every mistake becomes one ``UsageError`` line; ``%config FlareMagics.full_traceb
 
 from __future__ import annotations
 
+import keyword
 import shlex
 
 from IPython.core.error import UsageError
@@ -67,7 +68,7 @@ class FlareMagics(Magics):
     def _run(self, op, args):
         from .session import session
 
-        if getattr(args, "out", None) and not args.out.isidentifier():
+        if getattr(args, "out", None) and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
             raise UsageError(f"-o needs a Python variable name, not {args.out!r}")
         try:
             result = op.handler(session() if op.needs_session else None, args)

@@ -10,7 +10,6 @@ Two kernels never collide: each system has its own ports and workspace, and NVFl
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import signal
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import psutil
 
+from ._exit import on_exit
 from .errors import FlareError
 
 PROJECT = "fjpoc"
@@ -50,6 +50,14 @@ def free_ports(n: int) -> list[int]:
     finally:
         for s in socks:
             s.close()
+
+
+def _port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def project_yaml(n_clients: int, fl_port: int, admin_port: int) -> str:
@@ -163,7 +171,11 @@ class PocSystem:
                     raise FlareError(f"{dead[0]} exited during start-up: {self.log_tail(dead[0])}")
                 try:
                     if raw is None:
-                        raw = compat.open_session(self.username, self.kit, True, 2.0)
+                        if not _port_open(self.admin_port):
+                            last_error = f"admin port {self.admin_port} not open yet"
+                            time.sleep(0.25)
+                            continue
+                        raw = compat.open_session(self.username, self.kit, True, 5.0)
                     seen = {c.name for c in raw.get_connected_client_list()}
                     if progress:
                         progress(f"server up, clients connected: {len(seen & set(self.clients))}/{len(self.clients)}")
@@ -207,14 +219,8 @@ class PocSystem:
                 found.update({c.pid: c for c in root.children(recursive=True)})
             except psutil.NoSuchProcess:
                 pass
-        marker = str(self.prod_dir)
-        for proc in psutil.process_iter(["cmdline"]):  # job processes re-parented away from their launcher
-            try:
-                if any(marker in part for part in proc.info["cmdline"] or []):
-                    found[proc.pid] = proc
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                pass
-        return [p for p in found.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        found.update({p.pid: p for p in _processes_under(self.prod_dir)})  # job processes started elsewhere
+        return [p for p in found.values() if _alive(p)]
 
     def running(self) -> bool:
         return not self._stopped and any(p.poll() is None for p in self._procs.values())
@@ -287,13 +293,40 @@ class PocSystem:
             return "<pre>Embedded FLARE system (unavailable)</pre>"
 
 
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _processes_under(folder: Path) -> list[psutil.Process]:
+    """Live processes whose command line names ``folder`` (FLARE participants and their job processes)."""
+    marker, found = str(folder), []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if any(marker in part for part in proc.info["cmdline"] or []):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
+
+
 def _prune_stale(root: Path) -> None:
-    """Remove default workspaces left by kernels that are gone (their folder name starts with their pid)."""
+    """Clean up after kernels that died without stopping their system: default workspaces are named after the
+    kernel's pid; for each whose kernel is gone, stop what still runs from it and remove the folder."""
     if not root.is_dir():
         return
     for d in root.iterdir():
         pid = d.name.split("-", 1)[0]
         if d.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not psutil.pid_exists(int(pid)):
+            leftovers = _processes_under(d)
+            for p in leftovers:
+                try:
+                    p.kill()
+                except psutil.Error:
+                    pass
+            psutil.wait_procs(leftovers, timeout=5)
             shutil.rmtree(d, ignore_errors=True)
 
 
@@ -366,6 +399,6 @@ def status() -> PocSystem | None:
     return current()
 
 
-@atexit.register
+@on_exit
 def _stop_at_exit() -> None:
     stop()

@@ -11,7 +11,6 @@ return values. On top of it, it
 
 from __future__ import annotations
 
-import atexit
 import functools
 import html
 import inspect
@@ -20,6 +19,7 @@ import os
 import threading
 
 from . import compat
+from ._exit import on_exit
 from .errors import FlareError, describe, friendly
 from .kit import KIT_ENV_VAR, kit_identity, resolve_kit, server_address
 
@@ -111,7 +111,10 @@ class KernelSession:
     def _call(self, name: str, args: tuple, kwargs: dict, repeatable: bool):
         """Run NVFlare's ``Session.<name>(*args, **kwargs)``."""
         return self._run(
-            lambda raw: getattr(raw, name)(*args, **kwargs), name, repeatable, lambda: _job_and_target(name, args, kwargs)
+            lambda raw: getattr(raw, name)(*args, **kwargs),
+            name,
+            repeatable,
+            lambda: _job_and_target(name, args, kwargs),
         )
 
     def _run(self, fn, name: str, repeatable: bool, context=dict):
@@ -354,4 +357,4 @@ def disconnect() -> None:
     _set_current(None)
 
 
-atexit.register(disconnect)
+on_exit(disconnect)

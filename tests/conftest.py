@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import flare_jupyter as fj
 from fakes import RecordedSession
-from flare_jupyter import session as session_module
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +46,6 @@ def recorded():
     """The kernel session wired to NVFlare answers recorded from a real system (see tests/record.py)."""
     raw = RecordedSession()
     ks = fj.KernelSession(raw.startup_path, "admin@nvidia.com", raw=raw)
-    session_module._set_current(ks)
+    importlib.import_module("flare_jupyter.session")._set_current(ks)
     yield raw
     fj.disconnect()

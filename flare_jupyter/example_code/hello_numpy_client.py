@@ -5,7 +5,6 @@ so the server's log shows "validation metric X from client site-N" for every rou
 """
 
 import numpy as np
-
 import nvflare.client as flare
 from nvflare.app_common.abstract.fl_model import FLModel
 

@@ -1,0 +1,114 @@
+"""Helpers shared by the live integration tests: a job that stays running, and waiting on job states.
+
+Imported by the test modules next to it (not a conftest: the fixtures stay in the modules that use them).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import flare_jupyter as fj
+from flare_jupyter import compat
+from polling import wait_for
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+CLIENTS = {"site-1", "site-2"}
+
+#: A client that takes the first task and then holds it (up to 90 s, in short naps that watch for the abort):
+#: the job stays RUNNING until a test aborts it, so live statistics can be read without racing the job's end.
+_SLOW_CLIENT = """\
+import time
+
+import nvflare.client as flare
+from nvflare.app_common.abstract.fl_model import FLModel
+
+api = flare.init().api
+
+
+def asked_to_end():
+    return bool(getattr(api, "abort", False) or getattr(api, "stop", False))
+
+
+while flare.is_running():
+    model = flare.receive()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not asked_to_end():
+        time.sleep(0.2)
+    if asked_to_end():
+        break
+    flare.send(FLModel(params=model.params, metrics={"accuracy": 0.5}))
+"""
+
+
+def slow_job(dest: Path, name: str = "slow-numpy") -> str:
+    """A hello-numpy job folder (1 round) whose clients hold their task until the job is aborted."""
+    job = Path(fj.examples.hello_numpy(dest, num_rounds=1, name=name))
+    scripts = list(job.glob("**/custom/client.py"))
+    assert len(scripts) == 1, f"unexpected job layout: {sorted(p.name for p in job.rglob('*'))}"
+    scripts[0].write_text(_SLOW_CLIENT)
+    return str(job)
+
+
+def status(s, job_id: str) -> str:
+    return s.get_job_meta(job_id)["status"]
+
+
+def wait_finished(s, job_id: str, timeout: float = 120) -> str:
+    """Poll until the job has a FINISHED:* status; return it."""
+    return wait_for(lambda: (st := status(s, job_id)).startswith("FINISHED") and st, timeout=timeout)
+
+
+def wait_all_finished(s, timeout: float = 120) -> None:
+    """Poll until no job on the server is still submitted or running."""
+    wait_for(lambda: all(j["status"].startswith("FINISHED") for j in s.list_jobs()), timeout=timeout)
+
+
+def wait_live_stats(s, job_id: str, timeout: float = 90) -> tuple[dict, dict]:
+    """Poll until the job is RUNNING and both the server and every client answer show_stats for it.
+
+    Right after RUNNING the server can still answer JobNotFound for a moment; that is waited out too.
+    Returns (server stats, client stats).
+    """
+
+    def ready():
+        if status(s, job_id) != "RUNNING":
+            return None
+        try:
+            server = s.show_stats(job_id, "server")
+            clients = s.show_stats(job_id, "client")
+        except compat.JobNotFound:
+            return None
+        runner = server.get("server", {}).get("ServerRunner", {})
+        client_jobs = {name for name, comps in clients.items() if comps.get("ClientRunner", {}).get("job_id") == job_id}
+        return (server, clients) if runner.get("job_id") == job_id and client_jobs == CLIENTS else None
+
+    return wait_for(ready, timeout=timeout)
+
+
+def one_line(exc: BaseException) -> str:
+    """What a notebook shows for ``exc``: it must be exactly one line; returns it."""
+    rendered = exc._render_traceback_()
+    assert len(rendered) == 1 and "\n" not in rendered[0], rendered
+    return rendered[0]
+
+
+def usage_error_line(out: str) -> str:
+    """The single line a cell printed for a user mistake: exactly one 'UsageError' line and no traceback."""
+    assert "Traceback" not in out, out
+    lines = [line for line in out.splitlines() if line.strip()]
+    usage = [line for line in lines if "UsageError" in line]
+    assert len(usage) == 1, out
+    assert lines == usage, f"more than the one error line was printed: {out!r}"
+    assert usage[0].startswith("UsageError: ") and len(usage[0]) > len("UsageError: ") + 10, usage[0]
+    return usage[0]
+
+
+class Stopwatch:
+    def __enter__(self):
+        self.start = time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.monotonic() - self.start

@@ -1,0 +1,83 @@
+"""The kernel session survives the server dropping it (closed session, server restart), against the real system."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+from live_jobs import CLIENTS, wait_finished
+
+import flare_jupyter as fj
+from polling import wait_for
+
+
+@pytest.fixture
+def s(live):
+    return live
+
+
+def drop(s):
+    """What the server does when it drops the admin session: NVFlare's session underneath is closed."""
+    fj.session()._raw.close()
+
+
+def test_a_read_after_the_server_dropped_the_session_reconnects(s, finished_job):
+    before = s.reconnects
+    drop(s)
+    jobs = s.list_jobs()
+    assert finished_job in [j["job_id"] for j in jobs]
+    assert s.reconnects == before + 1
+    assert fj.session() is s
+
+    drop(s)
+    assert s.get_job_meta(finished_job)["status"] == "FINISHED:COMPLETED"
+    assert s.reconnects == before + 2
+
+
+def test_a_magic_after_the_server_dropped_the_session_reconnects(s, flare, finished_job):
+    before = s.reconnects
+    drop(s)
+    df = flare("jobs")
+    assert isinstance(df, pd.DataFrame) and finished_job in df["job_id"].tolist()
+    assert s.reconnects == before + 1
+
+
+def test_a_submit_after_the_server_dropped_the_session_submits_exactly_once(s, jobs_dir):
+    path = fj.examples.hello_numpy(jobs_dir / "after-drop", num_rounds=1, name="after-drop")
+    before_ids = [j["job_id"] for j in s.list_jobs()]
+    reconnects = s.reconnects
+    drop(s)
+    job_id = s.submit_job(path)
+    try:
+        assert s.reconnects == reconnects + 1
+        after = s.list_jobs()
+        assert len(after) == len(before_ids) + 1
+        assert [j["job_id"] for j in after if j["job_id"] not in before_ids] == [job_id]
+        assert [j["job_name"] for j in after if j["job_id"] == job_id] == ["after-drop"]
+    finally:
+        s.abort_job(job_id)
+        wait_finished(s, job_id)
+    assert len(s.list_jobs(name_prefix="after-drop")) == 1
+
+
+def test_the_session_survives_a_server_restart(s, poc_system, finished_job):
+    wait_for(lambda: all(j["status"].startswith("FINISHED") for j in s.list_jobs()), timeout=120)
+    jobs_before = sorted(j["job_id"] for j in s.list_jobs())
+    reconnects = s.reconnects
+    pid_before = poc_system.processes()
+
+    t0 = time.monotonic()
+    s.restart("server")
+    restart_seconds = time.monotonic() - t0
+    jobs_after = sorted(j["job_id"] for j in s.list_jobs())
+    assert jobs_after == jobs_before
+    assert s.reconnects > reconnects
+
+    wait_for(lambda: {c.name for c in s.get_connected_client_list()} == CLIENTS, timeout=60)
+    clients_seconds = time.monotonic() - t0
+    assert s.get_job_meta(finished_job)["status"] == "FINISHED:COMPLETED"
+    servers = [p for p in poc_system.processes() if "server_train" in " ".join(p.cmdline())]
+    assert len(servers) == 1 and servers[0].pid not in {p.pid for p in pid_before}
+    print(f"server restart: {restart_seconds:.1f} s to return, {clients_seconds:.1f} s until both clients are back")
+    assert restart_seconds < 60

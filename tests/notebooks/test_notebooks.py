@@ -1,0 +1,57 @@
+"""Every tutorial notebook runs top to bottom in a real kernel, and leaves no FLARE process behind."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from polling import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from run_notebook import run  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+#: What a reader must see in each notebook's outputs for it to have done its job.
+EXPECTED = {
+    "01_quickstart.ipynb": ["FINISHED:COMPLETED", "validation metric", "site-1", "site-2", "datetime64"],
+}
+
+
+def flare_processes_under(folder: Path) -> list[int]:
+    marker = str(folder)
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if any(marker in part for part in p.info["cmdline"] or []):
+                found.append(p.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found under notebooks/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
+    # the kernel's embedded system goes under this cache folder, so we can check it is gone afterwards
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("FLARE_STARTUP_KIT", raising=False)
+    nb = run(path, out_dir=tmp_path / "executed")
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, errors
+    texts = "".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
+    assert "Traceback" not in texts
+    for expected in EXPECTED.get(path.name, []):
+        assert expected in texts, f"{path.name}: {expected!r} not in the outputs"
+    assert wait_for(lambda: not flare_processes_under(tmp_path / "cache"), timeout=30)

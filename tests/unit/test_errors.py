@@ -1,0 +1,178 @@
+"""errors.describe / errors.friendly on exceptions recorded from a real NVFlare system."""
+
+from __future__ import annotations
+
+import pytest
+from nvflare.fuel.flare_api import api_spec
+
+from fakes import load_recording
+from flare_jupyter import compat, errors
+from flare_jupyter.errors import ArgumentError, FlareError, describe, friendly
+
+JOBS = load_recording()["jobs"]
+FINISHED = JOBS["finished"]
+NO_JOB = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.fixture
+def tracebacks_on():
+    errors.show_tracebacks(True)
+    yield
+    errors.show_tracebacks(False)
+
+
+@pytest.fixture
+def job_not_found(recorded_error):
+    return recorded_error("get_job_meta", job_id=NO_JOB)
+
+
+def raise_and_catch(exc: BaseException) -> BaseException:
+    """``exc`` after being raised (so it carries a traceback)."""
+    try:
+        raise exc
+    except BaseException as caught:
+        return caught
+
+
+# -- friendly -----------------------------------------------------------------------------------------------------
+def test_friendly_error_is_still_caught_by_its_nvflare_type(job_not_found):
+    with pytest.raises(api_spec.JobNotFound):
+        raise friendly(job_not_found, "job X does not exist")
+    assert isinstance(friendly(job_not_found, "m"), compat.JobNotFound)
+
+
+def test_friendly_error_str_is_the_one_sentence(job_not_found):
+    assert str(job_not_found) == f"no such job: {NO_JOB}"  # what NVFlare said
+    fe = friendly(job_not_found, "job X does not exist: check the id")
+    assert str(fe) == "job X does not exist: check the id"
+
+
+def test_friendly_error_renders_as_one_line(job_not_found):
+    fe = raise_and_catch(friendly(job_not_found, "job X does not exist"))
+    assert fe._render_traceback_() == ["JobNotFound: job X does not exist"]
+
+
+def test_show_tracebacks_gives_the_full_traceback(job_not_found, tracebacks_on):
+    fe = raise_and_catch(friendly(job_not_found, "job X does not exist"))
+    text = "".join(fe._render_traceback_())
+    assert text.startswith("Traceback (most recent call last)")
+    assert "raise_and_catch" in text
+    assert text.rstrip().endswith("JobNotFound: job X does not exist")
+
+
+def test_show_tracebacks_off_again_gives_one_line(job_not_found):
+    errors.show_tracebacks(True)
+    errors.show_tracebacks(False)
+    fe = raise_and_catch(friendly(job_not_found, "m"))
+    assert fe._render_traceback_() == ["JobNotFound: m"]
+
+
+def test_friendly_keeps_the_exception_attributes(job_not_found):
+    job_not_found.job_id = NO_JOB
+    assert friendly(job_not_found, "m").job_id == NO_JOB
+
+
+def test_friendly_of_a_friendly_error_is_unchanged(job_not_found):
+    fe = friendly(job_not_found, "first")
+    assert friendly(fe, "second") is fe
+
+
+def test_nvflare_syntax_error_becomes_a_one_line_argument_error(recorded_error):
+    # NVFlare raises the builtin SyntaxError for rejected arguments (here: a path with ".."); IPython would show any
+    # SyntaxError as broken source code, so it becomes an ArgumentError (a ValueError) that keeps the sentence
+    e = recorded_error("cat_target", target="server", file="../etc/passwd")
+    fe = friendly(e, "NVFlare rejected the arguments: .. in path name is not allowed")
+    assert isinstance(fe, ArgumentError) and isinstance(fe, ValueError)
+    assert not isinstance(fe, SyntaxError)
+    assert str(fe) == "NVFlare rejected the arguments: .. in path name is not allowed"
+    assert fe._render_traceback_() == ["ArgumentError: NVFlare rejected the arguments: .. in path name is not allowed"]
+
+
+def test_flare_error_renders_as_one_line():
+    e = raise_and_catch(FlareError("not connected: run fj.connect(KIT)"))
+    assert e._render_traceback_() == ["FlareError: not connected: run fj.connect(KIT)"]
+
+
+def test_friendly_error_in_a_cell_shows_one_line(ip, cell, job_not_found):
+    ip.user_ns["boom"] = friendly(job_not_found, "job X does not exist: check the id")
+    try:
+        result, seen = cell("raise boom")
+    finally:
+        ip.user_ns.pop("boom")
+    assert isinstance(result.error_in_exec, api_spec.JobNotFound)
+    assert seen.strip().splitlines() == ["JobNotFound: job X does not exist: check the id"]
+
+
+# -- describe -----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "method, arguments, context, expected",
+    [
+        (
+            "get_job_meta",
+            {"job_id": NO_JOB},
+            {"op": "get_job_meta", "job_id": NO_JOB},
+            f"job '{NO_JOB}' does not exist on the server: check the id with %flare list_jobs",
+        ),
+        (
+            "show_stats",
+            {"job_id": FINISHED, "target_type": "server"},
+            {"op": "show_stats", "job_id": FINISHED},
+            f"job '{FINISHED}' is not running, so it has no live show_stats: look at its log or result instead",
+        ),
+        (
+            "tail_target_log",
+            {"target": "site-9"},
+            {"op": "tail_target_log", "target": "site-9"},
+            "target 'site-9' is not known to the server (invalid target: site-9): "
+            "use 'server' or a connected client name",
+        ),
+        (
+            "submit_job",
+            {"job_definition_path": "/tmp/tmphjh0a6mg/jobs"},
+            {"op": "submit_job"},
+            "the job folder was rejected: invalid job definition: meta.[json|conf|yml] not existing",
+        ),
+        (
+            "cat_target",
+            {"target": "server", "file": "../etc/passwd"},
+            {"op": "cat_target", "target": "server"},
+            "NVFlare rejected the arguments: .. in path name is not allowed",
+        ),
+        (
+            "do_app_command",
+            {"job_id": FINISHED, "topic": "no_such_topic", "cmd_data": {"x": 1}},
+            {"op": "do_app_command", "job_id": FINISHED},
+            "do_app_command failed: InternalError: error: rc='BAD_REQUEST_DATA' "
+            "reason='no app command func for topic no_such_topic'",
+        ),
+    ],
+    ids=["JobNotFound", "JobNotRunning", "InvalidTarget", "InvalidJobDefinition", "SyntaxError", "InternalError"],
+)
+def test_describe_recorded_errors_in_one_sentence(recorded_error, method, arguments, context, expected):
+    sentence = describe(recorded_error(method, **arguments), **context)
+    assert sentence.startswith(expected)
+    assert "\n" not in sentence
+
+
+def test_describe_without_job_id_says_the_job(job_not_found):
+    assert describe(job_not_found, "get_job_meta").startswith("the job does not exist on the server")
+
+
+def test_describe_passes_one_line_errors_through():
+    sentence = "not connected: run fj.connect(KIT)"
+    assert describe(FlareError(sentence), "list_jobs") == sentence
+
+
+def test_describe_not_supported_is_its_own_text():
+    assert describe(compat.NotSupported("nothing to promote"), "promote_sp") == "nothing to promote"
+
+
+def test_describe_lost_connection_says_what_to_do():
+    # before nvflare 2.8 a lost connection is the builtin ConnectionError (see compat)
+    sentence = describe(ConnectionError("connection reset"), "list_jobs")
+    assert sentence.startswith("lost the connection to the FLARE server (connection reset)")
+    assert "%flare connect" in sentence
+
+
+def test_describe_unknown_error_names_operation_type_and_detail():
+    assert describe(RuntimeError("boom"), "ls_target") == "ls_target failed: RuntimeError: boom"

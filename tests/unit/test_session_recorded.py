@@ -1,0 +1,377 @@
+"""fj.session() (the KernelSession drop-in for NVFlare's Session) on answers recorded from a real system."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import threading
+
+import pytest
+from nvflare.fuel.flare_api import api_spec
+
+import flare_jupyter as fj
+from fakes import RecordedSession, load_recording
+from flare_jupyter import compat
+from flare_jupyter.errors import ArgumentError, FlareError
+
+RECORDING = load_recording()
+JOBS = RECORDING["jobs"]
+FINISHED, CLONE, HOSTILE_ID = JOBS["finished"], JOBS["clone"], JOBS["hostile"]
+NO_JOB = "00000000-0000-0000-0000-000000000000"
+_SUBMITS = [c for c in RECORDING["calls"] if c["method"] == "submit_job"]
+JOB_FOLDER = next(c["args"]["job_definition_path"] for c in _SUBMITS if "result" in c)  # what record.py submitted
+NOT_A_JOB = next(c["args"]["job_definition_path"] for c in _SUBMITS if "raises" in c)  # a folder without meta.json
+
+
+# -- drop-in: NVFlare's names, parameters and return values -------------------------------------------------------
+@pytest.mark.parametrize(
+    "method, args, kwargs",
+    [
+        ("list_jobs", (), {}),
+        ("list_jobs", (), {"detailed": True}),
+        ("list_jobs", (), {"limit": 1, "reverse": True}),
+        ("list_jobs", (), {"name_prefix": "hello"}),
+        ("get_job_meta", (FINISHED,), {}),
+        ("show_stats", (FINISHED, "client"), {}),
+        ("show_errors", (FINISHED, "client"), {}),
+        ("get_client_job_status", (), {}),
+        ("get_client_env", (["site-2"],), {}),
+        ("check_status", ("server",), {}),
+        ("report_version", ("server",), {}),
+        ("get_job_logs", (FINISHED,), {}),
+        ("get_available_apps_to_upload", (), {}),
+        ("get_working_directory", ("site-1",), {}),
+        ("ls_target", ("server",), {}),
+        ("cat_target", ("server",), {"file": "log.txt"}),
+        ("head_target", ("server",), {"options": "-n 3", "file": "log.txt"}),
+        ("tail_target", ("server",), {"options": "-n 3", "file": "log.txt"}),
+        ("grep_target", ("server",), {"pattern": "Client", "file": "log.txt"}),
+        ("head_target_log", ("site-1",), {"options": "-n 2"}),
+        ("tail_target_log", ("server",), {"options": "-n 2"}),
+        ("download_job_result", (FINISHED,), {}),
+        ("clone_job", (FINISHED,), {}),
+        ("abort_job", (CLONE,), {}),
+        ("delete_job", (CLONE,), {}),
+    ],
+)
+def test_drop_in_method_returns_exactly_what_nvflare_returned(recorded, answers, method, args, kwargs):
+    bound = inspect.signature(getattr(compat.RawSession, method)).bind(None, *args, **kwargs).arguments
+    bound.pop("self")
+    expected = answers(method, **bound)[-1]
+    got = getattr(fj.session(), method)(*args, **kwargs)
+    assert type(got) is type(expected)
+    assert got == expected
+
+
+def test_list_jobs_is_a_list_of_dicts(recorded):
+    jobs = fj.session().list_jobs()
+    assert isinstance(jobs, list) and all(isinstance(j, dict) for j in jobs)
+    assert [j["job_id"] for j in jobs] == [FINISHED, HOSTILE_ID]
+
+
+def test_get_job_meta_is_a_dict(recorded):
+    meta = fj.session().get_job_meta(FINISHED)
+    assert isinstance(meta, dict)
+    assert meta["job_id"] == FINISHED and meta["status"] == "FINISHED:COMPLETED"
+
+
+def test_show_stats_is_a_dict(recorded):
+    stats = fj.session().show_stats(FINISHED, "client", ["site-1"])
+    assert stats == {"site-1": {"ClientRunner": {"current_tasks": ["train"], "job_id": FINISHED}}}
+
+
+def test_connected_clients_are_nvflare_client_infos(recorded):
+    clients = fj.session().get_connected_client_list()
+    assert all(isinstance(c, api_spec.ClientInfo) for c in clients)
+    assert [c.name for c in clients] == ["site-2", "site-1"]
+
+
+def test_system_info_is_nvflare_system_info(recorded):
+    info = fj.session().get_system_info()
+    assert isinstance(info, api_spec.SystemInfo)
+    assert [c.name for c in info.client_info] == ["site-2", "site-1"]
+
+
+def test_cat_target_is_the_file_text(recorded):
+    text = fj.session().cat_target("server", file="no_such_file.txt")
+    assert type(text) is str
+    assert text == "cat: no_such_file.txt: No such file or directory\n"
+
+
+def test_submit_job_returns_the_new_job_id(recorded):
+    assert fj.session().submit_job(JOB_FOLDER) == FINISHED
+
+
+def test_set_timeout_returns_none(recorded):
+    assert fj.session().set_timeout(10.0) is None
+    assert recorded.calls == [("set_timeout", {"value": 10.0})]
+
+
+def test_job_log_is_the_server_log_text(recorded, answers):
+    expected = answers("get_job_logs", job_id=FINISHED)[-1]["logs"]["server"]
+    assert fj.session().job_log(FINISHED) == expected
+
+
+def test_monitor_finished_job_returns_job_finished(recorded):
+    seen = []
+    rc = fj.session().monitor_job(FINISHED, cb=lambda s, job_id, meta: seen.append(meta["status"]) or True)
+    assert rc == compat.MonitorReturnCode.JOB_FINISHED
+    assert seen == ["FINISHED:COMPLETED"]
+
+
+def test_wait_for_finished_job_returns_its_meta(recorded):
+    assert fj.session().wait_for_job(FINISHED)["status"] == "FINISHED:COMPLETED"
+
+
+def test_methods_keep_nvflare_signature_and_docstring():
+    for name in ("list_jobs", "get_job_meta", "show_stats", "cat_target", "download_job_result"):
+        ours, theirs = getattr(fj.KernelSession, name), getattr(compat.RawSession, name)
+        assert inspect.signature(ours) == inspect.signature(theirs), name
+        assert ours.__doc__ == theirs.__doc__, name
+
+
+# -- errors: NVFlare's type, one clear line -----------------------------------------------------------------------
+ERRORS = [
+    (
+        lambda s: s.get_job_meta(NO_JOB),
+        api_spec.JobNotFound,
+        f"job '{NO_JOB}' does not exist on the server: check the id with %flare list_jobs",
+    ),
+    (
+        lambda s: s.abort_job(NO_JOB),
+        api_spec.JobNotFound,
+        f"job '{NO_JOB}' does not exist on the server",
+    ),
+    (
+        lambda s: s.show_errors(FINISHED, "server"),
+        api_spec.JobNotRunning,
+        f"job '{FINISHED}' is not running",
+    ),
+    (
+        lambda s: s.tail_target_log("site-9"),
+        api_spec.InvalidTarget,
+        "target 'site-9' is not known to the server (invalid target: site-9)",
+    ),
+    (
+        lambda s: s.submit_job(NOT_A_JOB),
+        api_spec.InvalidJobDefinition,
+        "the job folder was rejected: invalid job definition",
+    ),
+    (
+        lambda s: s.cat_target("server", file="../etc/passwd"),
+        ArgumentError,
+        "NVFlare rejected the arguments: .. in path name is not allowed",
+    ),
+    (
+        lambda s: s.tail_target_log("server", options="; rm -rf /"),
+        ArgumentError,
+        "NVFlare rejected the arguments: options must be a string of only valid characters.",
+    ),
+]
+ERROR_IDS = ["JobNotFound", "JobNotFound-abort", "JobNotRunning", "InvalidTarget", "InvalidJobDefinition"]
+ERROR_IDS += ["ArgumentError-path", "ArgumentError-options"]
+
+
+@pytest.mark.parametrize("call, nvflare_type, sentence", ERRORS, ids=ERROR_IDS)
+def test_error_keeps_nvflare_type_and_says_one_clear_sentence(recorded, call, nvflare_type, sentence):
+    with pytest.raises(nvflare_type) as caught:
+        call(fj.session())
+    assert str(caught.value).startswith(sentence)
+    assert caught.value._render_traceback_() == [f"{nvflare_type.__name__}: {caught.value}"]
+
+
+CELL_ERRORS = [
+    (f"fj.session().get_job_meta('{NO_JOB}')", "JobNotFound: job '00000000"),
+    ("fj.session().tail_target_log('site-9')", "InvalidTarget: target 'site-9' is not known"),
+    (f"fj.session().show_stats('{FINISHED}', 'server')", f"JobNotRunning: job '{FINISHED}' is not running"),
+    ("fj.session().cat_target('server', file='../etc/passwd')", "ArgumentError: NVFlare rejected the arguments: .."),
+]
+
+
+@pytest.mark.parametrize("source, line", CELL_ERRORS, ids=["JobNotFound", "InvalidTarget", "JobNotRunning", "Syntax"])
+def test_error_in_a_cell_shows_one_line_and_no_traceback(recorded, cell, source, line):
+    result, seen = cell("import flare_jupyter as fj\n" + source)
+    assert result.error_in_exec is not None
+    assert "Traceback" not in seen
+    assert len(seen.strip().splitlines()) == 1
+    assert seen.startswith(line)
+
+
+def test_invalid_submit_path_is_refused_before_the_server(recorded):
+    with pytest.raises(FlareError, match="submit_job needs the path of a job folder"):
+        fj.session().submit_job("")
+    assert recorded.calls == []
+
+
+@pytest.mark.parametrize("value", [0, -1, True, "10"])
+def test_invalid_timeout_is_refused_before_the_server(recorded, value):
+    with pytest.raises(FlareError, match="timeout must be a positive number of seconds"):
+        fj.session().set_timeout(value)
+    assert recorded.calls == []
+
+
+# -- service providers (removed from NVFlare 2.7: answered for the single server) ----------------------------------
+def test_list_sp_answers_the_single_server_shape(recorded_with_kit):
+    answer = fj.session().list_sp()
+    assert set(answer) == {"primary_sp", "sp_list", "system"}
+    assert answer["sp_list"] == [answer["primary_sp"]]
+    assert answer["system"] == "ready"
+    primary = answer["primary_sp"]
+    assert (primary["name"], primary["fl_port"], primary["admin_port"]) == ("localhost", "55807", "57561")
+    assert primary["primary"] is True
+
+
+def test_get_active_sp_is_the_primary_of_list_sp(recorded_with_kit):
+    assert fj.session().get_active_sp() == fj.session().list_sp()["primary_sp"]
+
+
+def test_promote_sp_raises_a_clear_one_line_error(recorded_with_kit):
+    with pytest.raises(compat.NotSupported) as caught:
+        fj.session().promote_sp("localhost:8002:8003")
+    assert "nothing to promote" in str(caught.value)
+    assert caught.value._render_traceback_() == [f"NotSupported: {caught.value}"]
+    assert recorded_with_kit.calls == []
+
+
+# -- display and the session's life ------------------------------------------------------------------------------
+def test_repr_shows_user_clients_and_state(recorded):
+    text = repr(fj.session())
+    assert text.startswith("FLARE session ")
+    assert "user: admin@nvidia.com" in text
+    assert "clients: site-1, site-2" in text
+    assert "state: connected" in text
+
+
+def test_repr_html_shows_the_same_in_a_table(recorded):
+    page = fj.session()._repr_html_()
+    assert "<table>" in page and "site-1, site-2" in page and "connected" in page
+
+
+def test_repr_html_escapes_the_user_name(recorded, install):
+    ks = install(recorded, username="<script>alert(1)</script>")
+    page = ks._repr_html_()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>" not in page
+
+
+def test_repr_never_raises_when_the_server_cannot_answer(install):
+    ks = install(RecordedSession(recording={"calls": [], "jobs": {}}))
+    assert "state: not connected (LookupError)" in repr(ks)
+    assert "not connected (LookupError)" in ks._repr_html_()
+
+
+def test_repr_after_disconnect_says_closed(recorded):
+    ks = fj.session()
+    fj.disconnect()
+    assert "state: closed" in repr(ks)
+    assert "closed" in ks._repr_html_()
+    assert recorded.closed
+
+
+def test_session_after_disconnect_says_how_to_connect(recorded):
+    fj.disconnect()
+    assert fj.current() is None
+    with pytest.raises(FlareError) as caught:
+        fj.session()
+    assert "fj.connect(KIT)" in str(caught.value) and "%flare connect" in str(caught.value)
+    assert caught.value._render_traceback_() == [f"FlareError: {caught.value}"]
+
+
+def test_session_after_disconnect_in_a_cell_shows_one_line(recorded, cell):
+    fj.disconnect()
+    result, seen = cell("import flare_jupyter as fj\nfj.session()")
+    assert isinstance(result.error_in_exec, FlareError)
+    assert seen.strip().splitlines() == [f"FlareError: {result.error_in_exec}"]
+
+
+def test_closed_session_methods_say_how_to_connect_again(recorded):
+    ks = fj.session()
+    fj.disconnect()
+    with pytest.raises(FlareError, match="this session was closed: connect again with fj.connect"):
+        ks.list_jobs()
+    assert recorded.calls == []
+
+
+# -- threads ------------------------------------------------------------------------------------------------------
+class CountingSession(RecordedSession):
+    """A RecordedSession that counts how many calls are inside NVFlare at the same moment."""
+
+    def __init__(self):
+        super().__init__()
+        self.inside = 0
+        self.most_inside = 0
+        self.counter_lock = threading.Lock()
+
+    def __getattr__(self, name):
+        replay = super().__getattr__(name)
+
+        def counted(*args, **kwargs):
+            with self.counter_lock:
+                self.inside += 1
+                self.most_inside = max(self.most_inside, self.inside)
+            try:
+                return replay(*args, **kwargs)
+            finally:
+                with self.counter_lock:
+                    self.inside -= 1
+
+        return counted
+
+
+def test_calls_from_several_threads_all_succeed_one_at_a_time(install):
+    raw = CountingSession()
+    ks = install(raw)
+    n = 8
+    start = threading.Barrier(n)
+    results, failures = [], []
+
+    def worker():
+        start.wait(timeout=30)
+        try:
+            for _ in range(5):
+                results.append((len(ks.list_jobs()), ks.get_job_meta(FINISHED)["status"]))
+        except Exception as e:  # collected, asserted below
+            failures.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so unserialised calls would overlap
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        sys.setswitchinterval(switch)
+    assert failures == []
+    assert results == [(2, "FINISHED:COMPLETED")] * (n * 5)
+    assert [name for name, _ in raw.calls].count("list_jobs") == n * 5
+    assert [name for name, _ in raw.calls].count("get_job_meta") == n * 5
+    assert raw.most_inside == 1
+
+
+def test_nvflare_calls_run_while_the_session_lock_is_held(recorded):
+    ks = fj.session()
+    lock_free_during_call = []
+
+    def try_lock():
+        got = ks._lock.acquire(blocking=False)
+        lock_free_during_call.append(got)
+        if got:
+            ks._lock.release()
+
+    class Probe(RecordedSession):
+        def __getattr__(self, name):
+            replay = super().__getattr__(name)
+
+            def probed(*args, **kwargs):
+                other = threading.Thread(target=try_lock)
+                other.start()
+                other.join(timeout=30)
+                return replay(*args, **kwargs)
+
+            return probed
+
+    ks._raw = Probe()
+    ks.list_jobs()
+    assert lock_free_during_call == [False]
