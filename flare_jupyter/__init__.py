@@ -10,12 +10,24 @@ or, with the magics: ``%load_ext flare_jupyter`` then ``%flare help``.
 
 from . import compat, examples, frames, poc
 from .errors import FlareError
-from .session import KernelSession, connect, current, disconnect, session
+from .session import (
+    KernelSession,
+    basic_cb_with_print,
+    connect,
+    current,
+    disconnect,
+    new_insecure_session,
+    new_secure_session,
+    session,
+)
 
 __version__ = "0.1.0"
 __all__ = [
     "FlareError",
     "KernelSession",
+    "basic_cb_with_print",
+    "new_insecure_session",
+    "new_secure_session",
     "compat",
     "connect",
     "current",

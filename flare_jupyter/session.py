@@ -327,6 +327,21 @@ def connect(
     return new
 
 
+def new_secure_session(
+    username: str, startup_kit_location: str, debug: bool = False, timeout: float = 10.0
+) -> KernelSession:
+    """NVFlare's ``new_secure_session``, giving the kernel's (thread-safe, reconnecting) session."""
+    return connect(startup_kit_location, username=username, secure=True, timeout=timeout)
+
+
+def new_insecure_session(startup_kit_location: str, debug: bool = False, timeout: float = 10.0) -> KernelSession:
+    """NVFlare's ``new_insecure_session`` (user "admin"), giving the kernel's session."""
+    return connect(startup_kit_location, secure=False, timeout=timeout)
+
+
+basic_cb_with_print = compat.basic_cb_with_print
+
+
 def _set_current(new: KernelSession | None) -> None:
     global _current
     with _current_lock:

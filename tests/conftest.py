@@ -49,3 +49,29 @@ def recorded():
     importlib.import_module("flare_jupyter.session")._set_current(ks)
     yield raw
     fj.disconnect()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """No FLARE process started by the tests may outlive them: find any still running from the tests' temporary
+    folders, stop it, and fail the run."""
+    import psutil
+
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    base = str(factory.getbasetemp())
+    left = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if any(base in part for part in p.info["cmdline"] or []):
+                left.append(p)
+        except psutil.Error:
+            pass
+    if left:
+        print(f"\nFLARE processes left running by the tests (now killed): {[p.pid for p in left]}")
+        for p in left:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        session.exitstatus = 1
