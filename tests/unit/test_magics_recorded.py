@@ -121,8 +121,14 @@ RESULT_TYPES = {
 }
 
 
+@pytest.fixture
+def no_embedded_system(monkeypatch):
+    """The unit tests see no embedded system, even when the integration tests' one runs in this process."""
+    monkeypatch.setattr(fj.poc, "_current", None)
+
+
 @pytest.mark.parametrize("name", sorted(RESULT_TYPES))
-def test_operation_answers_with_its_documented_type(flare, recorded, name):
+def test_operation_answers_with_its_documented_type(flare, recorded, no_embedded_system, name):
     assert isinstance(flare(f"{name} {OP_ARGS[name]}"), RESULT_TYPES[name])
 
 
@@ -248,7 +254,7 @@ def test_session_is_the_kernel_session(flare, recorded):
     assert flare("session") is fj.session()
 
 
-def test_poc_status_without_embedded_system(flare):
+def test_poc_status_without_embedded_system(flare, no_embedded_system):
     assert flare("poc status") == "no embedded FLARE system is running (%flare poc start)"
 
 
