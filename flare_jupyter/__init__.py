@@ -22,6 +22,43 @@ from .session import (
 )
 
 __version__ = "0.1.0"
+
+
+def monitor(job_id: str):
+    """A live monitor widget of a job (an id or a unique prefix); returns at once. ``.wait()`` blocks."""
+    from .widgets import monitor as _monitor
+
+    return _monitor(job_id)
+
+
+def jobs_panel(limit: int = 50):
+    """The jobs as a live, filterable table with actions on the selected job."""
+    from .widgets import jobs_panel as _panel
+
+    return _panel(limit=limit)
+
+
+def clients_panel():
+    """The connected clients, live, with env / restart / shutdown."""
+    from .widgets import clients_panel as _panel
+
+    return _panel()
+
+
+def log_viewer(target: str = "server", job: str | None = None, lines: int = 100, follow: bool = False):
+    """The tail of a target's (or a job's) log, with grep and follow."""
+    from .widgets import log_viewer as _viewer
+
+    return _viewer(target, job=job, lines=lines, follow=follow)
+
+
+def dashboard():
+    """The connection, jobs, clients and server log in one widget."""
+    from .widgets import dashboard as _dashboard
+
+    return _dashboard()
+
+
 __all__ = [
     "FlareError",
     "KernelSession",
@@ -37,6 +74,11 @@ __all__ = [
     "poc",
     "session",
     "load_ipython_extension",
+    "monitor",
+    "jobs_panel",
+    "clients_panel",
+    "log_viewer",
+    "dashboard",
 ]
 
 

@@ -258,13 +258,41 @@ def _download(session, args):
 
 @operation("monitor_job", "monitor", group="jobs")
 @_arg("job", **JOB)
-@_arg("--timeout", type=_positive, default=None, help="stop watching after this many seconds")
+@_arg("--wait", action="store_true", help="block the cell until the job ends (Ctrl-C stops waiting)")
+@_arg("--text", action="store_true", help="text progress that blocks the cell, instead of the live widget")
+@_arg("--timeout", type=_positive, default=None, help="with --wait or --text: stop waiting after this many seconds")
 @_arg(
-    "--poll-interval", type=_positive, default=None, help="seconds between polls (default: FlareMagics.poll_interval)"
+    "--poll-interval",
+    type=_positive,
+    default=None,
+    help="with --text: seconds between polls (default: FlareMagics.poll_interval)",
 )
 def _monitor(session, args):
-    """Watch a job until it ends, with a one-line progress display (blocks the cell; Ctrl-C stops watching)."""
+    """Watch a job live: a widget that updates by itself while the kernel stays free (text progress in a terminal)."""
+    from .widgets._base import widgets_render_here
+
+    if args.text or not widgets_render_here():
+        return _monitor_text(session, args)
+    from IPython.display import display
+
+    from .widgets import monitor
+
+    m = monitor(args.job)
+    if not args.wait:
+        return m
+    display(m)
+    try:
+        m.wait(args.timeout)
+    except KeyboardInterrupt:
+        return Message(f"stopped waiting for job {m.job_id}; it keeps running on the server")
+    return None
+
+
+def _monitor_text(session, args):
+    """Blocking text progress (terminals, --text): NVFlare's own monitor loop, one line per poll."""
     from IPython.display import display, update_display
+
+    from .progress import job_progress, progress_text
 
     job = resolve_job(session, args.job)
     started = time.monotonic()
@@ -274,10 +302,8 @@ def _monitor(session, args):
     show(Message(f"job {job}: waiting for status ..."), display_id=handle)
 
     def on_poll(_session, job_id, meta, *a, **k):
-        update(
-            Message(f"job {job_id} ({meta.get('name', '')}): {meta.get('status')}, {time.monotonic() - started:.0f} s"),
-            display_id=handle,
-        )
+        p = job_progress(job_id, None, meta=meta)
+        update(Message(progress_text(p, time.monotonic() - started)), display_id=handle)
         return True
 
     try:
@@ -480,6 +506,7 @@ GROUPS = {
     "sites": "Server and clients",
     "files": "Files and logs on a target",
     "system": "System",
+    "widgets": "Live widgets (they update by themselves; the kernel stays free)",
 }
 
 
@@ -496,3 +523,6 @@ def help_text() -> str:
     lines.append(f"  {'%%flare_cat TARGET [--options OPTS]':<44} cat every file named in the cell (one per line)")
     lines.append(f"  {'%%flare_app_command JOB TOPIC':<44} send the cell's JSON to a running job's app")
     return "\n".join(lines)
+
+
+from . import widget_commands  # noqa: E402,F401  (registers the widget operations)

@@ -177,3 +177,9 @@ def open_session(username: str, kit: str, secure: bool, timeout: float):
             pass
         raise
     return raw
+
+
+def job_server_config(raw, job_id: str) -> str:
+    """The text of a running job's server config (its workflows' arguments, e.g. ``num_rounds``), read from the
+    job's folder in the server's workspace. The folder is ``<job_id>/app_server`` on every supported release."""
+    return raw.cat_target("server", file=f"{job_id}/app_server/config/config_fed_server.json")

@@ -227,11 +227,18 @@ class KernelSession:
 
     def job_log(self, job_id: str, target: str = "server") -> str:
         """The text of a job's log on ``target`` (works on every supported NVFlare release)."""
-        return self._compat("job_log_text", job_id, target)
+        return self._compat("job_log_text", job_id, target, op="job_log")
 
-    def _compat(self, fn: str, *args):
-        """Run a ``compat`` function that needs the raw session, like any other operation."""
-        return self._run(lambda raw: getattr(compat, fn)(raw, *args), fn, True)
+    def job_server_config(self, job_id: str) -> str:
+        """The text of a running job's server config (``config_fed_server.json``)."""
+        return self._compat("job_server_config", job_id, op="job_server_config")
+
+    def _compat(self, fn: str, *args, op: str | None = None):
+        """Run a ``compat`` function that needs the raw session, like any other operation. Errors name the job
+        and target (the first two arguments when the function takes them)."""
+        params = list(inspect.signature(getattr(compat, fn)).parameters)[1:]
+        context = {k: v for k, v in zip(params, args, strict=False) if k in ("job_id", "target")}
+        return self._run(lambda raw: getattr(compat, fn)(raw, *args), op or fn, True, lambda: context)
 
     # -- display -----------------------------------------------------------------------------------------------
     def _summary(self) -> dict:
@@ -317,6 +324,12 @@ def connect(
                 )
             startup_kit, username, origin = system.kit, username or system.username, "poc"
     kit = resolve_kit(startup_kit)
+    if not origin:
+        from . import poc
+
+        system = poc.current()
+        if system is not None and os.path.realpath(system.kit) == os.path.realpath(kit):
+            origin = "poc"
     if secure and not username:
         username = kit_identity(kit).get("name")
         if not username:

@@ -14,11 +14,6 @@ from live_jobs import one_line, usage_error_line, wait_all_finished
 
 import flare_jupyter as fj
 
-JOB_LOG_CONTEXT_BUG = (
-    "product bug: KernelSession._compat() runs job_log without the job id as error context, so an unknown job reads "
-    "'the job does not exist' instead of naming it like every other operation (flare_jupyter/session.py, _compat)"
-)
-
 
 def snapshot(s) -> list[tuple]:
     return sorted((j["job_id"], j["job_name"], j["status"], j["submit_time"]) for j in s.list_jobs())
@@ -76,12 +71,7 @@ CASES = [
     ("%flare delete {unknown}", ["job '{unknown}' does not exist on the server"]),
     ("%flare clone {unknown}", ["job '{unknown}' does not exist on the server"]),
     ("%flare download {unknown}", ["job '{unknown}' does not exist on the server"]),
-    pytest.param(
-        "%flare logs {unknown}",
-        ["job '{unknown}' does not exist on the server"],
-        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=JOB_LOG_CONTEXT_BUG),
-        id="job-log-of-unknown-job-names-it",
-    ),
+    ("%flare logs {unknown}", ["job '{unknown}' does not exist on the server"]),
     ("%flare ls site-9", ["target 'site-9' is not known to the server"]),
     ("%flare cat site-9 --file log.txt", ["target 'site-9' is not known to the server"]),
     ("%flare pwd site-9", ["target 'site-9' is not known to the server"]),

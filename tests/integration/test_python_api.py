@@ -313,13 +313,6 @@ def test_job_log_of_a_target_without_one_says_why_in_one_line(s, finished_job, t
     assert f"the log of job {finished_job} on {target} is not available" in line
 
 
-# -- product bugs these tests expose (strict xfail: they fail as a reminder once the bug is fixed) --------------------
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="product bug: connect(KIT) with the running embedded system's own kit marks the session 'remote' "
-    "(origin is set only when no kit is given: flare_jupyter/session.py, connect())",
-)
 def test_connecting_with_the_embedded_systems_kit_shows_it_as_embedded(live, poc_system):
     text = repr(fj.connect(poc_system.kit))
     assert "system: embedded (POC)" in text

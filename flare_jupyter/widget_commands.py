@@ -1,0 +1,42 @@
+"""``%flare`` operations that open live widgets (registered into ``commands.OPERATIONS``)."""
+
+from __future__ import annotations
+
+from .commands import JOB, TARGET, _arg, _count, operation
+
+
+@operation("jobs_panel", "jobs_widget", group="widgets")
+@_arg("--limit", type=_count, default=50, help="rows shown (default 50)")
+def _jobs_panel(session, args):
+    """The jobs as a live table with filters, and monitor / abort / clone / delete / download of the selected job."""
+    from .widgets import JobsPanel
+
+    return JobsPanel(limit=max(1, args.limit))
+
+
+@operation("clients_panel", "clients_widget", group="widgets")
+def _clients_panel(session, args):
+    """Connected clients live: last connect time, their jobs, env; restart or shut one down."""
+    from .widgets import ClientsPanel
+
+    return ClientsPanel()
+
+
+@operation("log_viewer", "log_widget", group="widgets")
+@_arg("target", nargs="?", default="server", type=TARGET["type"], help="'server' (default) or a client name")
+@_arg("--job", metavar="JOB", default=None, type=JOB["type"], help="show this job's log on TARGET instead")
+@_arg("--lines", type=_count, default=100, help="lines shown (default 100)")
+@_arg("--follow", action="store_true", help="keep appending new lines at each tick")
+def _log_viewer(session, args):
+    """The tail of a target's (or a job's) log with a grep filter and a follow mode."""
+    from .widgets import log_viewer
+
+    return log_viewer(args.target, job=args.job, lines=max(1, args.lines), follow=args.follow)
+
+
+@operation("dashboard", group="widgets")
+def _dashboard(session, args):
+    """The connection at a glance, with the jobs, clients and server-log panels in tabs."""
+    from .widgets import Dashboard
+
+    return Dashboard(session)

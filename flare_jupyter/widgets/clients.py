@@ -1,0 +1,138 @@
+"""The clients panel: connected clients, when each last connected, what job each runs; env, restart, shutdown."""
+
+from __future__ import annotations
+
+import time
+
+import ipywidgets as w
+import pandas as pd
+
+from .. import frames, render
+from ._base import Confirm, LiveWidget, button
+
+
+def clients_table(clients: pd.DataFrame, job_status: pd.DataFrame) -> pd.DataFrame:
+    """One row per connected client: name, last_connect_time, and the jobs it runs (pure)."""
+    out = clients.copy()
+    jobs = {}
+    if len(job_status) and "client" in job_status.columns:
+        for client, group in job_status.groupby("client", observed=True):
+            ids = [str(j) for j in group.get("job_id", []) if isinstance(j, str) and j]
+            jobs[str(client)] = ", ".join(ids)
+    out["jobs"] = pd.array([jobs.get(str(n), "") for n in out["name"]], dtype="string")
+    return out
+
+
+class ClientsPanel(LiveWidget):
+    """Connected clients, refreshed every ``every`` seconds (two calls), with env / restart / shutdown of one."""
+
+    def __init__(self, poller=None, every: float = 5.0, auto_refresh: bool = True):
+        super().__init__(poller=poller)
+        self.every = every
+        self.frame = clients_table(frames.clients_frame([]), frames.client_job_status_frame([]))
+        self._last = 0.0
+        self._refresh_pending = True
+        self.table = w.HTML()
+        self.refresh_button = button("Refresh", icon="refresh")
+        self.auto = w.Checkbox(
+            value=auto_refresh, description="auto-refresh", indent=False, layout=w.Layout(width="120px")
+        )
+        self.select = w.Dropdown(options=[], description="client", layout=w.Layout(width="300px"))
+        self.env_button = button("Env", "the client's environment")
+        self.restart_button = button("Restart", "restart this client (asks first)", "warning")
+        self.shutdown_button = button("Shutdown", "shut this client down (asks first)", "danger")
+        self.confirm = Confirm(self)
+        self.detail = w.HTML()
+        self.refresh_button.on_click(self.guarded(self.refresh))
+        self.env_button.on_click(self.guarded(self._env))
+        self.restart_button.on_click(self.guarded(self._restart))
+        self.shutdown_button.on_click(self.guarded(self._shutdown))
+        self.children = [
+            w.HBox([self.refresh_button, self.auto]),
+            self.banner,
+            self.table,
+            w.HBox([self.select, self.env_button, self.restart_button, self.shutdown_button]),
+            self.confirm,
+            self.detail,
+        ]
+        self._start()
+
+    def refresh(self, _button=None) -> None:
+        self._refresh_pending = True
+        self._poller.wake()
+
+    def update(self, session, snapshot) -> None:
+        due = self.auto.value and time.monotonic() - self._last >= self.every
+        if not (due or self._refresh_pending):
+            return
+        self._refresh_pending = False
+        self._last = time.monotonic()
+        clients = frames.clients_frame(session.get_connected_client_list())
+        status = (
+            frames.client_job_status_frame(session.get_client_job_status())
+            if len(clients)
+            else frames.client_job_status_frame([])
+        )
+        self.frame = clients_table(clients, status)
+        if self.message and not self.message.endswith("..."):
+            self.clear_banner()
+        self.table.value = render.frame_html(self.frame) if len(self.frame) else "<i>no client is connected</i>"
+        names = [str(n) for n in self.frame["name"]]
+        current = self.select.value
+        self.select.options = names
+        self.select.value = current if current in names else (names[0] if names else None)
+
+    def _text(self) -> str:
+        if not len(self.frame):
+            return "clients panel: no client connected"
+        return "clients panel\n" + self.frame.to_string(index=False)
+
+    def _client(self) -> str:
+        if not self.select.value:
+            raise ValueError("select a client first")
+        return self.select.value
+
+    def _env(self, _b=None):
+        name = self._client()
+        self.act(
+            f"reading the env of {name}",
+            lambda s: frames.client_env_frame(s.get_client_env([name])),
+            lambda frame: self._show(render.frame_html(frame)),
+        )
+
+    def _restart(self, _b=None):
+        name = self._client()
+        self.confirm.ask(
+            f"Restart client {name}?",
+            lambda: self.act(
+                f"restarting {name}",
+                lambda s: s.restart("client", [name]),
+                lambda _r: self._sent(f"restart of {name} sent"),
+            ),
+        )
+
+    def _shutdown(self, _b=None):
+        name = self._client()
+        self.confirm.ask(
+            f"Shut down client {name}? It will not come back by itself.",
+            lambda: self.act(
+                f"shutting down {name}",
+                lambda s: s.shutdown("client", [name]),
+                lambda _r: self._sent(f"shutdown of {name} sent"),
+            ),
+        )
+
+    def _sent(self, message: str) -> None:
+        self.show_info(message)
+        self.refresh()
+
+    def _show(self, html: str) -> None:
+        self.clear_banner()
+        self.detail.value = html
+
+
+def clients_panel(poller=None) -> ClientsPanel:
+    from ..session import session
+
+    session()
+    return ClientsPanel(poller=poller)
