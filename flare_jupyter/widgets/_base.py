@@ -43,6 +43,7 @@ class LiveWidget(w.VBox):
         self._closed = False
         self.banner = w.HTML("", layout=w.Layout(margin="2px 0"))
         self.message = ""  # what the banner says (plain text), for tests and text reprs
+        self._poll_message = False  # the banner says a poll failed: the next successful poll clears it
 
     # -- subscriber protocol -----------------------------------------------------------------------------------
     @property
@@ -57,6 +58,12 @@ class LiveWidget(w.VBox):
 
     def poll_failed(self, message: str) -> None:
         self.show_error(message)
+        self._poll_message = True
+
+    def poll_succeeded(self) -> None:
+        """Clear the banner if it says a poll failed; what an action or a click said stays until the next message."""
+        if self._poll_message:
+            self.clear_banner()
 
     def _start(self) -> None:
         self._poller.add(self)
@@ -69,13 +76,16 @@ class LiveWidget(w.VBox):
     # -- messages ----------------------------------------------------------------------------------------------
     def show_error(self, message: str) -> None:
         self.message = message
+        self._poll_message = False
         self.banner.value = render.banner(message, "error")
 
     def show_info(self, message: str) -> None:
         self.message = message
+        self._poll_message = False
         self.banner.value = render.banner(message, "info")
 
     def clear_banner(self) -> None:
+        self._poll_message = False
         if self.message:
             self.message = ""
             self.banner.value = ""

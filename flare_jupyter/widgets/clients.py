@@ -15,8 +15,8 @@ def clients_table(clients: pd.DataFrame, job_status: pd.DataFrame) -> pd.DataFra
     """One row per connected client: name, last_connect_time, and the jobs it runs (pure)."""
     out = clients.copy()
     jobs = {}
-    if len(job_status) and "client" in job_status.columns:
-        for client, group in job_status.groupby("client", observed=True):
+    if len(job_status) and "client_name" in job_status.columns:
+        for client, group in job_status.groupby("client_name", observed=True):
             ids = [str(j) for j in group.get("job_id", []) if isinstance(j, str) and j]
             jobs[str(client)] = ", ".join(ids)
     out["jobs"] = pd.array([jobs.get(str(n), "") for n in out["name"]], dtype="string")
@@ -74,8 +74,7 @@ class ClientsPanel(LiveWidget):
             else frames.client_job_status_frame([])
         )
         self.frame = clients_table(clients, status)
-        if self.message and not self.message.endswith("..."):
-            self.clear_banner()
+        self.poll_succeeded()
         self.table.value = render.frame_html(self.frame) if len(self.frame) else "<i>no client is connected</i>"
         names = [str(n) for n in self.frame["name"]]
         current = self.select.value

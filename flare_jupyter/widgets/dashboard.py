@@ -50,8 +50,7 @@ class Dashboard(LiveWidget):
         statuses = [str(j.get("status", "")) for j in snapshot.jobs.values()]
         running = sum(s == "RUNNING" for s in statuses)
         self.counts = f"{len(statuses)} jobs, {running} running"
-        if self.message:
-            self.clear_banner()
+        self.poll_succeeded()
         self._draw_header()
 
     def _draw_header(self) -> None:

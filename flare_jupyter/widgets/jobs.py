@@ -106,8 +106,7 @@ class JobsPanel(LiveWidget):
             return
         self._refresh_pending = False
         self.frame = frames.jobs_frame(list(snapshot.jobs.values()))
-        if self.message and not self.message.endswith("..."):
-            self.clear_banner()
+        self.poll_succeeded()
         self._redraw()
 
     def refresh(self, _button=None) -> None:

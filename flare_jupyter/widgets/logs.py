@@ -99,8 +99,7 @@ class LogViewer(LiveWidget):
                 self.buffer.extend(merge_tail(list(self.buffer)[-len(new) :], new))
             self._refresh_pending = False
             self._last = time.monotonic()
-            if self.message and not self.message.endswith("..."):
-                self.clear_banner()
+            self.poll_succeeded()
         self._redraw()
 
     def _redraw(self) -> None:

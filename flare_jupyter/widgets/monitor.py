@@ -104,7 +104,7 @@ class JobMonitor(LiveWidget):
         entry = snapshot.jobs.get(self.job_id)
         if entry is None:
             self._missing += 1
-            self.show_error(
+            self.poll_failed(
                 f"job {self.job_id} is not in the server's job list (deleted, or the server lost it): still watching"
             )
             return
@@ -121,9 +121,9 @@ class JobMonitor(LiveWidget):
             previous=self.progress,
         )
         if d and d.errors:
-            self.show_error(d.errors[0])
-        elif self.message and not self.message.endswith("..."):
-            self.clear_banner()
+            self.poll_failed(d.errors[0])
+        else:
+            self.poll_succeeded()
         if self.progress.finished and d is not None:
             self._final_fetched = True
         self._render()

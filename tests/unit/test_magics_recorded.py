@@ -286,9 +286,15 @@ def test_promote_sp_says_there_is_nothing_to_promote(flare, recorded):
 
 
 # -- aliases, -o, job id prefixes ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("alias, name", sorted(commands.ALIASES.items()))
+@pytest.mark.parametrize("alias, name", sorted((a, n) for a, n in commands.ALIASES.items() if n not in WIDGET_OPS))
 def test_alias_does_what_the_operation_does(flare, recorded, alias, name):
     assert_same(outcome(flare, f"{alias} {OP_ARGS[name]}"), outcome(flare, f"{name} {OP_ARGS[name]}"))
+
+
+@pytest.mark.parametrize("alias, name", sorted((a, n) for a, n in commands.ALIASES.items() if n in WIDGET_OPS))
+def test_a_widget_alias_opens_the_same_widget(alias, name):
+    # the widgets themselves are tested in test_widgets.py; an alias must name the same operation
+    assert commands.lookup(alias) is commands.lookup(name)
 
 
 def test_out_stores_the_result_in_a_notebook_variable(flare, recorded, ip):

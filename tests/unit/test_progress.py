@@ -1,0 +1,280 @@
+"""Progress parsing (round k of N, metrics, site states) on answers recorded from real jobs.
+
+Every input comes from tests/recordings/widgets-2.9.0.json (recorded by tests/record_monitor.py while real jobs
+ran); the expectations come from the recorded data or from the job definitions in record_monitor.py (the
+3-round hello-numpy job, the 1-round hostile-named job, the 40-round "long" job aborted early).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from fakes import RECORDINGS, decode
+from flare_jupyter.progress import (
+    Progress,
+    elapsed_seconds,
+    job_progress,
+    job_sites,
+    key_metric_from_config,
+    metrics_from_log,
+    num_rounds_from_config,
+    progress_text,
+    round_from_log,
+    round_from_stats,
+    site_states,
+)
+
+RECORDING = json.loads((RECORDINGS / "widgets-2.9.0.json").read_text())
+JOBS = RECORDING["jobs"]
+THREE = JOBS["three_rounds"]
+CLIENTS = RECORDING["clients"]
+#: rounds planned by the job definitions in tests/record_monitor.py
+PLANNED = {"three_rounds": 3, "hostile": 1, "aborted": 40}
+
+
+def results(method: str, **args) -> list:
+    """Every recorded answer of ``method`` whose arguments include ``args``, in recorded order (errors left out)."""
+    return [
+        decode(c["result"])
+        for c in RECORDING["calls"]
+        if c["method"] == method and "result" in c and all(c["args"].get(k) == v for k, v in args.items())
+    ]
+
+
+def config_of(job_id: str) -> str:
+    (text,) = [
+        decode(c["result"]) for c in RECORDING["calls"] if c["method"] == "cat_target" and job_id in c["args"]["file"]
+    ]
+    return text
+
+
+def server_logs(job_id: str) -> list[str]:
+    return [answer["logs"]["server"] for answer in results("get_job_logs", job_id=job_id)]
+
+
+def listings() -> list[list[dict]]:
+    return results("list_jobs")
+
+
+def entry(listing: list[dict], job_id: str) -> dict:
+    return next(j for j in listing if j["job_id"] == job_id)
+
+
+FINAL_LOG = server_logs(THREE)[-1]
+CONFIG = config_of(THREE)
+META = results("get_job_meta", job_id=THREE)[-1]
+FINAL_ENTRY = entry(listings()[-1], THREE)
+
+
+# -- N: rounds planned ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("job", sorted(PLANNED))
+def test_num_rounds_from_the_recorded_server_config(job):
+    assert num_rounds_from_config(config_of(JOBS[job])) == PLANNED[job]
+
+
+def test_num_rounds_from_parsed_config_is_the_same():
+    assert num_rounds_from_config(json.loads(CONFIG)) == 3
+
+
+def test_num_rounds_of_text_that_is_not_a_config_is_none():
+    # the first recorded server log of the job: real text, but not JSON
+    assert num_rounds_from_config(server_logs(THREE)[0]) is None
+
+
+def test_key_metric_from_the_recorded_config():
+    assert key_metric_from_config(CONFIG) == "accuracy"
+
+
+# -- k: the current round ------------------------------------------------------------------------------------------
+def test_round_from_the_final_server_log_is_the_last_round():
+    assert round_from_log(FINAL_LOG) == 3
+
+
+def test_round_from_the_hostile_jobs_final_log_is_its_only_round():
+    assert round_from_log(server_logs(JOBS["hostile"])[-1]) == PLANNED["hostile"]
+
+
+def test_round_from_a_log_without_rounds_is_none():
+    first = server_logs(THREE)[0]
+    assert "started" in first and "Round" not in first  # the runner started, no round yet
+    assert round_from_log(first) is None
+    assert round_from_log("") is None
+
+
+def test_round_from_log_never_decreases_along_the_recorded_logs():
+    rounds = [round_from_log(text) or 0 for text in server_logs(THREE)]
+    assert rounds == sorted(rounds)
+    assert rounds[0] == 0 and rounds[-1] == 3
+
+
+def test_fedavg_server_stats_report_no_round():
+    stats = results("show_stats", job_id=THREE, target_type="server")
+    assert stats and any("FedAvg" in s.get("server", {}) for s in stats)  # NVFlare's FedAvg, as recorded
+    for answer in stats:
+        assert round_from_stats(answer) == (None, None)
+
+
+def test_round_from_stats_of_no_answer():
+    assert round_from_stats(None) == (None, None)
+
+
+# -- metrics -------------------------------------------------------------------------------------------------------
+def test_metrics_from_the_final_log_are_one_row_per_reported_metric():
+    rows = metrics_from_log(FINAL_LOG, "accuracy")
+    lines = [ln for ln in FINAL_LOG.splitlines() if re.search(r"validation metric \S+ from client", ln)]
+    assert len(rows) == len(lines) > 0
+    for (_rnd, site, metric, value), line in zip(rows, lines, strict=True):
+        assert metric == "accuracy"
+        assert site in CLIENTS
+        assert line.endswith(f"validation metric {value:g} from client {site}")
+
+
+def test_each_metric_row_has_the_round_the_log_had_started():
+    rows = metrics_from_log(FINAL_LOG, "accuracy")
+    lines = FINAL_LOG.splitlines()
+    metric_at = [i for i, ln in enumerate(lines) if re.search(r"validation metric \S+ from client", ln)]
+    for (rnd, _site, _metric, _value), i in zip(rows, metric_at, strict=True):
+        assert rnd == sum("Round " in ln and " started" in ln for ln in lines[:i])
+    assert max(r[0] for r in rows) == 3
+    # every site reported in each round that has metrics
+    by_round = {}
+    for rnd, site, _m, _v in rows:
+        by_round.setdefault(rnd, set()).add(site)
+    assert all(sites == set(CLIENTS) for sites in by_round.values())
+
+
+def test_metrics_are_named_validation_metric_without_a_key_metric():
+    rows = metrics_from_log(FINAL_LOG)
+    assert rows and {r[2] for r in rows} == {"validation metric"}
+
+
+def test_no_metrics_before_any_was_logged():
+    assert metrics_from_log(server_logs(THREE)[0], "accuracy") == []
+
+
+# -- sites ---------------------------------------------------------------------------------------------------------
+def test_job_sites_from_the_recorded_meta():
+    assert job_sites(META) == sorted(CLIENTS)
+
+
+def client_stats_where(predicate) -> tuple[str, dict]:
+    for answer in results("show_stats", job_id=THREE, target_type="client"):
+        for site, per_site in answer.items():
+            if predicate(per_site):
+                return site, answer
+    raise AssertionError("no such client answer recorded")
+
+
+def test_site_that_has_not_started_the_job_is_waiting():
+    site, answer = client_stats_where(lambda a: a == {})
+    assert site_states(CLIENTS, answer)[site].state == "waiting"
+
+
+def test_site_without_a_current_task_is_idle():
+    site, answer = client_stats_where(lambda a: a.get("ClientRunner", {}).get("current_tasks") == [])
+    states = site_states(CLIENTS, answer)
+    assert (states[site].state, states[site].task) == ("idle", "")
+
+
+def test_site_with_a_current_task_is_running_it():
+    site, answer = client_stats_where(lambda a: a.get("ClientRunner", {}).get("current_tasks"))
+    tasks = answer[site]["ClientRunner"]["current_tasks"]
+    states = site_states(CLIENTS, answer)
+    assert states[site].state == "running task"
+    assert states[site].task == ", ".join(tasks)
+
+
+def test_site_whose_reply_could_not_be_read():
+    # NVFlare answers the string "invalid_reply" for such a site (nvflare/private/fed/server/info_coll_cmd.py)
+    states = site_states(CLIENTS, {CLIENTS[0]: "invalid_reply"})
+    assert states[CLIENTS[0]].state == "no reply (invalid_reply)"
+    assert states[CLIENTS[1]].state == "waiting"
+
+
+def test_every_site_is_done_once_the_job_finished():
+    _site, answer = client_stats_where(lambda a: a.get("ClientRunner", {}).get("current_tasks"))
+    assert {s.state for s in site_states(CLIENTS, answer, finished=True).values()} == {"done"}
+
+
+# -- job_progress --------------------------------------------------------------------------------------------------
+def final_progress() -> Progress:
+    return job_progress(THREE, FINAL_ENTRY, meta=META, config=CONFIG, log_text=FINAL_LOG)
+
+
+def test_job_progress_of_the_finished_job():
+    p = final_progress()
+    assert p.status == "FINISHED:COMPLETED" and p.finished and p.outcome == "COMPLETED"
+    assert (p.round, p.num_rounds) == (3, 3)
+    assert p.round_text() == "round 3 of 3"
+    assert sorted(p.sites) == sorted(CLIENTS)
+    assert p.metrics == metrics_from_log(FINAL_LOG, "accuracy")
+    assert p.name == FINAL_ENTRY["job_name"]
+
+
+def test_job_progress_keeps_what_it_knew_when_the_details_are_missing():
+    running = next(entry(lst, THREE) for lst in listings() if entry(lst, THREE)["status"] == "RUNNING")
+    client = results("show_stats", job_id=THREE, target_type="client")[-1]
+    before = job_progress(THREE, running, meta=META, client_stats=client, config=CONFIG, log_text=FINAL_LOG)
+    after = job_progress(THREE, running, previous=before)
+    assert (after.round, after.num_rounds) == (before.round, before.num_rounds) == (3, 3)
+    assert after.sites == before.sites and after.sites
+    assert after.metrics == before.metrics and after.metrics
+    assert after.status == "RUNNING"
+
+
+def test_job_progress_round_never_goes_back():
+    logs = server_logs(THREE)
+    earlier = next(text for text in logs if round_from_log(text) == 1)
+    later = job_progress(THREE, FINAL_ENTRY, config=CONFIG, log_text=FINAL_LOG)
+    again = job_progress(THREE, FINAL_ENTRY, log_text=earlier, previous=later)
+    assert again.round == 3
+
+
+def test_job_progress_along_the_recorded_logs_only_moves_forward():
+    p, seen = None, []
+    for text in server_logs(THREE):
+        p = job_progress(THREE, FINAL_ENTRY, config=CONFIG, log_text=text, previous=p)
+        seen.append(p.round or 0)
+    assert seen == sorted(seen) and seen[-1] == 3
+
+
+def test_progress_text_says_status_round_and_sites():
+    text = progress_text(final_progress())
+    assert text.splitlines()[0].startswith(f"job {FINAL_ENTRY['job_name']} ({THREE}): FINISHED:COMPLETED")
+    assert "round 3 of 3" in text
+    for site in CLIENTS:
+        assert f"{site}: done" in text
+    last = {}
+    for rnd, site, _metric, value in metrics_from_log(FINAL_LOG, "accuracy"):
+        last[site] = (rnd, value)
+    for site, (rnd, value) in last.items():
+        assert f"accuracy {site} = {value:g} (round {rnd})" in text
+
+
+def test_progress_text_with_elapsed_seconds():
+    p = final_progress()
+    seconds = pd.to_timedelta(FINAL_ENTRY["duration"]).total_seconds()
+    assert progress_text(p, elapsed_seconds(p)).splitlines()[0].endswith(f"round 3 of 3, {seconds:.0f} s")
+
+
+def test_elapsed_seconds_of_a_finished_job_is_its_duration():
+    p = final_progress()
+    expected = pd.to_timedelta(FINAL_ENTRY["duration"]).total_seconds()
+    far_later = datetime.fromisoformat(META["start_time"]) + timedelta(days=3)
+    assert elapsed_seconds(p, now=far_later) == pytest.approx(expected)
+
+
+def test_elapsed_seconds_of_a_running_job_counts_from_its_start():
+    running = next(entry(lst, THREE) for lst in listings() if entry(lst, THREE)["status"] == "RUNNING")
+    p = job_progress(THREE, running, meta=META)
+    started = datetime.fromisoformat(META["start_time"])
+    assert elapsed_seconds(p, now=started + timedelta(seconds=7)) == pytest.approx(7.0)
+
+
+def test_elapsed_seconds_unknown_without_times():
+    assert elapsed_seconds(Progress(THREE)) is None

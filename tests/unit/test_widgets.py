@@ -1,0 +1,585 @@
+"""The live widgets as a user sees them, replaying what a real system answered while jobs ran.
+
+tests/record_monitor.py drove these same widgets on a real embedded system, one poller tick a second, and stored
+every call with its answer and the number of ticks of each phase (tests/recordings/widgets-2.9.0.json). Here the
+same widgets are built in the same order and ticked the same number of times, so each call gets the answer it got
+then. Actions on finished jobs use tests/recordings/nvflare-2.9.0.json (tests/record.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import ipywidgets as w
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+from record_monitor import lifecycle_widgets
+
+import flare_jupyter as fj
+from fakes import RECORDINGS, RecordedSession, decode, load_recording
+from flare_jupyter import compat, frames, render
+from flare_jupyter.poller import Poller
+from flare_jupyter.progress import metrics_from_log
+from flare_jupyter.widgets import ClientsPanel, Dashboard, JobMonitor, JobsPanel, LogViewer
+from flare_jupyter.widgets.jobs import filter_jobs
+from flare_jupyter.widgets.logs import grep, merge_tail
+from record import HOSTILE
+
+RECORDING = json.loads((RECORDINGS / "widgets-2.9.0.json").read_text())
+JOBS = RECORDING["jobs"]
+TICKS = RECORDING["ticks"]
+CLIENTS = RECORDING["clients"]
+THREE, HOSTILE_ID, ABORTED = JOBS["three_rounds"], JOBS["hostile"], JOBS["aborted"]
+
+ACTIONS = load_recording("2.9.0")
+FINISHED = ACTIONS["jobs"]["finished"]
+
+
+def answers(recording: dict, method: str, **args) -> list:
+    """Every recorded answer of ``method`` whose arguments include ``args``, in recorded order."""
+    return [
+        decode(c["result"])
+        for c in recording["calls"]
+        if c["method"] == method and "result" in c and all(c["args"].get(k) == v for k, v in args.items())
+    ]
+
+
+def replay(recording=RECORDING, sequence=True):
+    raw = RecordedSession(recording, sequence=sequence)
+    ks = fj.KernelSession(raw.startup_path, "admin@nvidia.com", raw=raw)
+    return raw, Poller(session_fn=lambda: ks, interval_fn=lambda: 1.0, autostart=False)
+
+
+def lifecycle(ticks: int = TICKS["lifecycle"]):
+    """Phase 1 of the recording: its widgets, ticked ``ticks`` times."""
+    raw, poller = replay()
+    widgets = lifecycle_widgets(poller, JOBS)
+    for _ in range(ticks):
+        poller.tick()
+    return raw, poller, widgets
+
+
+@pytest.fixture(scope="module")
+def phase1():
+    """The widgets at the end of the recorded lifecycle (read-only: tests that click make their own)."""
+    return lifecycle()[2]
+
+
+def html_traits(widget) -> list[str]:
+    """The value of every HTML widget inside ``widget`` (what the browser renders as markup)."""
+    found, todo = [], [widget]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, w.HTML):
+            found.append(node.value)
+        todo.extend(getattr(node, "children", ()) or ())
+    return found
+
+
+# -- the job monitor through a whole job ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["monitor_a", "monitor_b"])
+def test_the_monitor_ends_completed_with_a_full_bar(phase1, name):
+    m = phase1[name]
+    assert m.status == "FINISHED:COMPLETED"
+    assert m.bar.value == m.bar.max == 3
+    assert m.bar.bar_style == "success"
+    assert m.bar_label.value == "round 3 of 3"
+    assert m.finished
+
+
+def test_the_monitor_header_names_the_job_and_its_status(phase1):
+    header = phase1["monitor_a"].header.value
+    name = answers(RECORDING, "list_jobs")[-1][0]["job_name"]
+    assert f"<b>{name}</b>" in header and THREE in header and "FINISHED:COMPLETED" in header
+
+
+def test_the_monitor_lists_both_sites_as_done(phase1):
+    sites = phase1["monitor_a"].sites.value
+    for site in CLIENTS:
+        assert f">{site}<" in sites
+    assert sites.count(">done<") == len(CLIENTS)
+
+
+def test_the_monitor_metrics_frame(phase1):
+    metrics = phase1["monitor_a"].metrics
+    assert list(metrics.columns) == ["round", "site", "metric", "value"]
+    assert [str(t) for t in metrics.dtypes] == ["int64", "string", "string", "float64"]
+    assert set(metrics["site"]) == set(CLIENTS)
+    assert set(metrics["metric"]) == {"accuracy"}
+    final_log = answers(RECORDING, "get_job_logs", job_id=THREE)[-1]["logs"]["server"]
+    assert list(metrics.itertuples(index=False, name=None)) == metrics_from_log(final_log, "accuracy")
+    assert metrics["round"].max() == 3
+
+
+def test_the_monitor_chart_is_an_svg_with_a_line_per_site(phase1):
+    chart = phase1["monitor_a"].chart.value
+    assert chart.startswith("<svg")
+    for site in CLIENTS:
+        assert f"{site} accuracy" in chart
+    assert chart.count("<polyline") == len(CLIENTS)
+
+
+def test_wait_returns_job_finished_once_the_job_ended(phase1):
+    assert phase1["monitor_a"].wait(timeout=0) == compat.MonitorReturnCode.JOB_FINISHED
+
+
+def test_wait_times_out_before_the_job_ended():
+    _raw, _poller, widgets = lifecycle(ticks=0)
+    m = widgets["monitor_a"]
+    assert m.wait(timeout=0) == compat.MonitorReturnCode.TIMEOUT
+    assert not m.finished and m.chart.value == ""
+
+
+def test_wait_times_out_while_the_job_runs():
+    _raw, _poller, widgets = lifecycle(ticks=3)
+    m = widgets["monitor_a"]
+    assert m.status == "RUNNING"
+    assert m.wait(timeout=0) == compat.MonitorReturnCode.TIMEOUT
+    assert m.bar.bar_style == "info" and m.bar.max == 3 and 0 < m.bar.value < 3
+
+
+def test_the_round_shown_never_goes_back_during_the_job():
+    raw, poller = replay()
+    widgets = lifecycle_widgets(poller, JOBS)
+    m, seen = widgets["monitor_a"], []
+    for _ in range(TICKS["lifecycle"]):
+        poller.tick()
+        seen.append(m.bar.value)
+    assert seen == sorted(seen) and seen[-1] == 3
+
+
+def test_the_monitor_text_repr_is_readable(phase1):
+    m = phase1["monitor_a"]
+    text = repr(m)
+    first = text.splitlines()[0]
+    assert "FINISHED:COMPLETED" in first and "round 3 of 3" in first
+    for site in CLIENTS:
+        assert f"{site}: done" in text
+    assert "accuracy" in text
+    assert not re.search(r"<\w+", text)  # no markup in the text form
+    bundle = m._repr_mimebundle_()
+    assert bundle["text/plain"] == text  # not cut at 110 characters by ipywidgets
+    assert len(text) > 110
+
+
+# -- hostile names stay text ---------------------------------------------------------------------------------------
+def test_the_hostile_name_is_escaped_in_the_monitor_header(phase1):
+    header = phase1["monitor_hostile"].header.value
+    assert "&lt;img src=x onerror=alert(1)&gt;" in header
+    assert "<img" not in header
+
+
+def test_the_hostile_name_is_escaped_in_the_jobs_table(phase1):
+    table = phase1["jobs"].table.value
+    assert "&lt;img src=x onerror=alert(1)&gt;" in table and HOSTILE_ID in table
+    assert "<img" not in table
+
+
+def test_the_hostile_name_is_literal_text_in_the_job_selector(phase1):
+    labels = {value: label for label, value in phase1["jobs"].select.options}
+    assert labels[HOSTILE_ID].startswith(HOSTILE + " · ")  # dropdown labels are text, never markup
+
+
+def test_no_html_trait_of_any_widget_holds_raw_markup_from_the_server(phase1):
+    traits = [value for widget in phase1.values() for value in html_traits(widget)]
+    assert any("&lt;img" in value for value in traits)
+    assert not [value for value in traits if "<img" in value]
+
+
+def test_the_hostile_monitors_text_repr_shows_the_name_as_is(phase1):
+    assert repr(phase1["monitor_hostile"]).startswith(f"job {HOSTILE} ({HOSTILE_ID}): FINISHED:COMPLETED")
+
+
+# -- the other phase-1 widgets -------------------------------------------------------------------------------------
+def test_the_jobs_panel_lists_the_recorded_jobs_newest_first(phase1):
+    panel = phase1["jobs"]
+    listing = answers(RECORDING, "list_jobs")[TICKS["lifecycle"] - 1]
+    newest_first = [j["job_id"] for j in sorted(listing, key=lambda j: j["submit_time"], reverse=True)]
+    assert [value for _label, value in panel.select.options] == newest_first
+    assert panel.select.value == newest_first[0]
+    assert panel.count.value == f"{len(listing)} of {len(listing)} jobs"
+
+
+def test_the_clients_panel_lists_the_connected_clients(phase1):
+    panel = phase1["clients"]
+    last = answers(RECORDING, "get_connected_client_list")[TICKS["lifecycle"] - 1]
+    assert list(panel.select.options) == [c.name for c in last]
+    for site in CLIENTS:
+        assert f"<td>{site}</td>" in panel.table.value
+
+
+def test_the_clients_panel_shows_the_jobs_each_client_runs():
+    _raw, _poller, widgets = lifecycle(ticks=3)
+    status = answers(RECORDING, "get_client_job_status")[2]
+    running = {}
+    for s in status:
+        if s.get("job_id"):
+            running.setdefault(s["client_name"], []).append(s["job_id"])
+    assert set(running) == set(CLIENTS)  # at tick 3 both clients ran both jobs of phase 1
+    frame = widgets["clients"].frame
+    for site, jobs in running.items():
+        assert frame.loc[frame["name"] == site, "jobs"].iloc[0] == ", ".join(jobs)
+    for job in {j for jobs in running.values() for j in jobs}:
+        assert job in widgets["clients"].table.value
+
+
+def test_the_clients_panel_shows_no_job_once_the_clients_have_none(phase1):
+    last = answers(RECORDING, "get_client_job_status")[TICKS["lifecycle"] - 1]
+    assert all("job_id" not in s for s in last)
+    assert list(phase1["clients"].frame["jobs"]) == [""] * len(CLIENTS)
+
+
+def test_the_followed_log_ends_with_the_last_tail(phase1):
+    log = phase1["log"]
+    last = answers(RECORDING, "tail_target_log")[TICKS["lifecycle"] - 1].splitlines()
+    assert list(log.buffer)[-len(last) :] == last
+    assert len(set(log.buffer)) == len(log.buffer)  # overlapping tails were not appended twice
+    assert log.count.value == f"{len(log.buffer)} lines (following)"
+
+
+# -- phase 2: aborting a running job through its monitor -----------------------------------------------------------
+def phase2():
+    """Phase 2 as recorded: after phase 1 (whose widgets are closed), a monitor of the long job, ticked until the
+    job had begun its first round.
+
+    Phase 2 shares list_jobs (and its recorded order) with phase 1: a fresh RecordedSession would answer phase 1's
+    first listings, where the long job does not exist yet. So phase 1 is replayed first, as it was recorded."""
+    raw, poller, widgets = lifecycle()
+    for widget in widgets.values():
+        widget.close()
+    assert poller.subscribers == []
+    m = JobMonitor(ABORTED, poller=poller)
+    for _ in range(TICKS["before_abort"]):
+        poller.tick()
+    return raw, poller, m
+
+
+def abort_calls(raw) -> list:
+    return [c for c in raw.calls if c[0] == "abort_job"]
+
+
+def test_the_abort_button_asks_first_and_cancel_sends_nothing():
+    raw, poller, m = phase2()
+    assert m.status == "RUNNING" and (m.progress.round or 0) >= 1
+    m.abort_button.click()
+    assert m.confirm.is_open and ABORTED in m.confirm.question.value
+    assert abort_calls(raw) == []
+    m.confirm.no.click()
+    assert not m.confirm.is_open
+    poller.tick()
+    assert abort_calls(raw) == []  # cancelled: nothing was sent, not even at the next tick
+    assert m.status == "RUNNING"
+
+
+def test_abort_confirmed_is_sent_at_the_next_tick_and_the_job_ends_aborted():
+    raw, poller, m = phase2()
+    m.abort_button.click()
+    m.confirm.no.click()
+    m.abort_button.click()
+    assert m.confirm.is_open
+    m.confirm.yes.click()
+    assert not m.confirm.is_open
+    assert m.message == f"aborting job {ABORTED} ..."
+    assert abort_calls(raw) == []  # queued for the poller's thread, not sent from the click
+    before = len(raw.calls)
+    poller.tick()
+    assert raw.calls[before] == ("abort_job", {"job_id": ABORTED})  # first thing of the tick, before its poll
+    assert m.message == f"abort of job {ABORTED} sent"  # the outcome stays visible while the job winds down
+    for _ in range(TICKS["after_abort"] - 1):
+        assert m.status == "RUNNING" and m.bar.bar_style == "info"
+        poller.tick()
+    assert m.status == "FINISHED:ABORTED"
+    assert m.bar.bar_style == "warning"
+    assert m.wait(timeout=0) == compat.MonitorReturnCode.JOB_FINISHED
+    assert "FINISHED:ABORTED" in repr(m).splitlines()[0]
+    assert abort_calls(raw) == [("abort_job", {"job_id": ABORTED})]  # once
+    assert poller.subscribers == []
+
+
+# -- the jobs panel: filters, confirmation, actions ----------------------------------------------------------------
+PLAIN_LISTING = {"detailed": False, "name_prefix": None, "id_prefix": None, "limit": None, "reverse": False}
+
+
+def recorded_frame() -> pd.DataFrame:
+    """The jobs of the last plain ``list_jobs`` answer of tests/record.py's scenario."""
+    return frames.jobs_frame(answers(ACTIONS, "list_jobs", **PLAIN_LISTING)[-1])
+
+
+def ids(frame) -> list[str]:
+    return list(frame["job_id"])
+
+
+def test_filter_by_name_prefix_matches_nvflares_own_filter():
+    expected = [j["job_id"] for j in answers(ACTIONS, "list_jobs", name_prefix="hello")[-1]]
+    assert ids(filter_jobs(recorded_frame(), name="hello")) == expected
+
+
+def test_filter_by_id_prefix_matches_nvflares_own_filter():
+    expected = [j["job_id"] for j in answers(ACTIONS, "list_jobs", id_prefix=FINISHED[:8])[-1]]
+    assert ids(filter_jobs(recorded_frame(), job_id=FINISHED[:8])) == expected
+
+
+def test_limit_newest_first_matches_nvflares_own_limit_and_reverse():
+    expected = [j["job_id"] for j in answers(ACTIONS, "list_jobs", limit=1, reverse=True)[-1]]
+    assert ids(filter_jobs(recorded_frame(), limit=1, newest_first=True)) == expected
+
+
+def test_filter_by_status():
+    listing = answers(RECORDING, "list_jobs")[-1]
+    frame = frames.jobs_frame(listing)
+    for status in ("FINISHED:COMPLETED", "FINISHED:ABORTED"):
+        assert set(ids(filter_jobs(frame, status=status))) == {j["job_id"] for j in listing if j["status"] == status}
+    assert set(ids(filter_jobs(frame, status="FINISHED"))) == {j["job_id"] for j in listing}
+    assert ids(filter_jobs(frame, status="RUNNING")) == []
+    assert ids(filter_jobs(frame, status="any")) != []
+
+
+def test_order_and_limit():
+    listing = answers(RECORDING, "list_jobs")[-1]
+    frame = frames.jobs_frame(listing)
+    oldest_first = [j["job_id"] for j in sorted(listing, key=lambda j: j["submit_time"])]
+    assert ids(filter_jobs(frame, newest_first=False)) == oldest_first
+    assert ids(filter_jobs(frame, newest_first=True)) == oldest_first[::-1]
+    assert ids(filter_jobs(frame, limit=2, newest_first=False)) == oldest_first[:2]
+    assert ids(filter_jobs(frame, limit=0)) == []
+
+
+def test_filters_combine_and_keep_the_frames_columns():
+    frame = recorded_frame()
+    shown = filter_jobs(frame, name="hello", status="FINISHED:COMPLETED")
+    assert ids(shown) == [FINISHED]
+    assert list(shown.columns) == list(frame.columns)
+    assert ids(filter_jobs(frame, name="no job is named so")) == []
+
+
+def panel_on_recorded_jobs():
+    raw, poller = replay(ACTIONS, sequence=False)
+    panel = JobsPanel(poller=poller)
+    poller.tick()
+    return raw, poller, panel
+
+
+def test_the_jobs_panel_filter_boxes_change_what_is_shown():
+    _raw, poller, panel = panel_on_recorded_jobs()
+    panel.name_filter.value = "hello"
+    poller.tick()
+    assert [v for _l, v in panel.select.options] == [FINISHED]
+    assert "1 of" in panel.count.value
+
+
+def test_delete_asks_first_and_cancel_sends_nothing():
+    raw, poller, panel = panel_on_recorded_jobs()
+    job = panel.select.value
+    assert job
+    panel.buttons["Delete"].click()
+    assert panel.confirm.is_open
+    assert job in panel.confirm.question.value and "Delete" in panel.confirm.question.value
+    panel.confirm.no.click()
+    assert not panel.confirm.is_open
+    poller.tick()
+    assert [c for c in raw.calls if c[0] == "delete_job"] == []
+    assert panel.message == ""
+
+
+def test_clone_reports_the_new_job_after_the_next_tick():
+    raw, poller, panel = panel_on_recorded_jobs()
+    panel.select.value = FINISHED
+    panel.buttons["Clone"].click()
+    assert panel.message == f"cloning job {FINISHED} ..."
+    assert [c for c in raw.calls if c[0] == "clone_job"] == []
+    poller.tick()
+    (new_id,) = answers(ACTIONS, "clone_job", job_id=FINISHED)
+    assert [c for c in raw.calls if c[0] == "clone_job"] == [("clone_job", {"job_id": FINISHED})]
+    assert panel.message == f"job {FINISHED} cloned as {new_id}"
+    assert new_id in panel.banner.value
+
+
+def test_the_monitor_button_opens_a_monitor_of_the_selected_job():
+    _raw, poller, panel = panel_on_recorded_jobs()
+    panel.select.value = FINISHED
+    panel.buttons["Monitor"].click()
+    (m,) = panel.monitors.children
+    assert isinstance(m, JobMonitor) and m.job_id == FINISHED
+    assert m in poller.subscribers
+
+
+# -- guarded callbacks: a failing button shows one line in the banner ----------------------------------------------
+def test_a_failing_button_shows_one_line_in_the_banner_instead_of_raising():
+    _raw, poller = replay(ACTIONS, sequence=False)
+    panel = JobsPanel(poller=poller)  # no tick yet: no job to select
+    panel.buttons["Monitor"].click()
+    assert "select a job first" in panel.message and "\n" not in panel.message
+    assert "select a job first" in panel.banner.value
+    assert len(panel.monitors.children) == 0
+
+
+def test_a_failing_clients_button_shows_one_line_in_the_banner():
+    _raw, poller = replay(ACTIONS, sequence=False)
+    panel = ClientsPanel(poller=poller)
+    panel.env_button.click()
+    assert "select a client first" in panel.message and "\n" not in panel.message
+    assert "select a client first" in panel.banner.value
+
+
+def test_a_button_error_stays_visible_after_the_next_tick():
+    _raw, poller = replay(ACTIONS, sequence=False)
+    panel = JobsPanel(poller=poller)
+    panel.buttons["Stats"].click()
+    poller.tick()  # a successful poll does not wipe what the user's click was told
+    assert "select a job first" in panel.message
+
+
+def test_a_failed_action_shows_its_error_after_the_tick():
+    raw, poller = replay(ACTIONS, sequence=False)
+    m = JobMonitor(FINISHED, poller=poller)
+    m.act("reading a log", lambda s: s.get_job_meta("00000000-0000-0000-0000-000000000000"))
+    poller.tick()
+    assert ("get_job_meta", {"job_id": "00000000-0000-0000-0000-000000000000"}) in raw.calls
+    assert "does not exist on the server" in m.message and "\n" not in m.message
+
+
+# -- the clients panel ---------------------------------------------------------------------------------------------
+def test_the_clients_panel_after_a_tick():
+    _raw, poller = replay(ACTIONS, sequence=False)
+    panel = ClientsPanel(poller=poller, every=0)
+    assert panel.table.value == "" and list(panel.select.options) == []  # nothing before the first tick
+    poller.tick()
+    expected = [c.name for c in answers(ACTIONS, "get_connected_client_list")[-1]]
+    assert sorted(expected) == sorted(CLIENTS)
+    assert list(panel.select.options) == expected
+    for site in CLIENTS:
+        assert f"<td>{site}</td>" in panel.table.value
+    assert "clients panel" in repr(panel) and all(site in repr(panel) for site in CLIENTS)
+
+
+# -- the log viewer ------------------------------------------------------------------------------------------------
+TAILS = [text.splitlines() for text in answers(RECORDING, "tail_target_log")]
+
+
+def test_merge_tail_keeps_only_the_new_lines_of_an_overlapping_tail():
+    a, b = next((a, b) for a, b in zip(TAILS, TAILS[1:], strict=False) if a != b and set(a) & set(b))
+    new = merge_tail(a, b)
+    merged = a + new
+    assert 0 < len(new) < len(b)
+    assert merged[-len(b) :] == b
+    assert len(set(merged)) == len(merged)
+
+
+def test_merge_tail_of_an_unchanged_log_is_nothing():
+    a, b = next((a, b) for a, b in zip(TAILS, TAILS[1:], strict=False) if a == b)
+    assert merge_tail(a, b) == []
+
+
+def test_merge_tail_without_overlap_is_the_whole_tail():
+    a, b = TAILS[0], TAILS[-1]
+    assert not set(a) & set(b)
+    assert merge_tail(a, b) == b
+
+
+def test_merge_tail_into_an_empty_buffer_is_the_whole_tail():
+    assert merge_tail([], TAILS[0]) == TAILS[0]
+
+
+ALL_LINES = list(dict.fromkeys(line for tail in TAILS for line in tail))
+
+
+def test_grep_with_a_regex():
+    found = grep(ALL_LINES, r"CoreCell - (ERROR|WARNING)")
+    assert found
+    assert found == [ln for ln in ALL_LINES if "CoreCell - ERROR" in ln or "CoreCell - WARNING" in ln]
+
+
+def test_grep_with_an_invalid_regex_searches_the_text():
+    pattern = "[identity=server"
+    with pytest.raises(re.error):
+        re.compile(pattern)
+    found = grep(ALL_LINES, pattern)
+    assert found and found == [ln for ln in ALL_LINES if pattern in ln]
+
+
+def test_grep_ignores_case():
+    assert grep(ALL_LINES, "corecell - error") == [ln for ln in ALL_LINES if "CoreCell - ERROR" in ln] != []
+
+
+def test_grep_without_a_pattern_is_every_line():
+    assert grep(ALL_LINES, "") == ALL_LINES
+
+
+def test_the_log_buffer_never_exceeds_its_size_while_following():
+    size = 25
+    raw, poller = replay()
+    viewer = LogViewer("server", lines=20, follow=True, poller=poller, max_buffer=size)
+    for i, tail in enumerate(TAILS):
+        poller.tick()
+        assert len(viewer.buffer) <= size
+        assert list(viewer.buffer)[-len(tail) :] == tail, f"tick {i + 1}"
+    assert len(viewer.buffer) == size  # the log grew past it
+    assert viewer.count.value == f"{size} lines (following)"
+    assert [c[0] for c in raw.calls] == ["tail_target_log"] * len(TAILS)
+
+
+def test_the_log_viewers_grep_box_filters_what_is_shown():
+    raw, poller = replay()
+    viewer = LogViewer("server", lines=20, follow=False, poller=poller)
+    poller.tick()
+    assert list(viewer.buffer) == TAILS[0]
+    viewer.pattern.value = "AuxRunner"
+    poller.tick()
+    shown = [ln for ln in TAILS[0] if "AuxRunner" in ln]
+    assert 0 < len(shown) < len(TAILS[0])
+    assert viewer.text.value == render.pre("\n".join(shown))
+    assert viewer.count.value == f"{len(shown)} of {len(TAILS[0])} lines"
+    assert [c[0] for c in raw.calls] == ["tail_target_log"]  # filtering does not ask the server again
+
+
+# -- %flare widget commands ----------------------------------------------------------------------------------------
+@pytest.fixture
+def shared(monkeypatch, recorded):
+    """The kernel's shared poller, without its thread: the test ticks it."""
+    poller = Poller(session_fn=fj.session, interval_fn=lambda: 1.0, autostart=False)
+    monkeypatch.setattr(Poller, "_shared", poller)
+    yield poller
+    assert not poller.running
+
+
+def test_flare_jobs_panel(flare, shared, recorded):
+    panel = flare("jobs_panel")
+    assert isinstance(panel, JobsPanel)
+    assert shared.subscribers == [panel]
+    shared.tick()
+    listing = answers(ACTIONS, "list_jobs", **PLAIN_LISTING)[-1]
+    assert {v for _l, v in panel.select.options} == {j["job_id"] for j in listing}
+
+
+def test_flare_clients_panel(flare, shared, recorded):
+    panel = flare("clients_panel")
+    assert isinstance(panel, ClientsPanel)
+    assert shared.subscribers == [panel]
+    shared.tick()
+    assert sorted(panel.select.options) == sorted(CLIENTS)
+
+
+def test_flare_log_viewer(flare, shared, recorded):
+    viewer = flare("log_viewer server --lines 5")
+    assert isinstance(viewer, LogViewer)
+    assert viewer.target == "server" and viewer.job is None and viewer.lines.value == 5
+    assert shared.subscribers == [viewer]
+
+
+def test_flare_dashboard(flare, shared, recorded):
+    board = flare("dashboard")
+    assert isinstance(board, Dashboard)
+    assert isinstance(board.jobs, JobsPanel) and isinstance(board.clients, ClientsPanel)
+    assert isinstance(board.logs, LogViewer)
+    assert set(shared.subscribers) == {board, board.jobs, board.clients, board.logs}
+    assert "admin@nvidia.com" in board.header.value
+
+
+def test_flare_log_viewer_with_negative_lines_is_one_usage_line(flare, shared, recorded):
+    with pytest.raises(UsageError) as caught:
+        flare("log_viewer server --lines -3")
+    message = str(caught.value)
+    assert "--lines" in message and "'-3'" in message and "\n" not in message
+    assert shared.subscribers == []
