@@ -44,11 +44,25 @@ class LiveWidget(w.VBox):
         self.banner = w.HTML("", layout=w.Layout(margin="2px 0"))
         self.message = ""  # what the banner says (plain text), for tests and text reprs
         self._poll_message = False  # the banner says a poll failed: the next successful poll clears it
+        self._hidden = False
+        self._view_count = 0  # ask the front end to count this widget's views (see _views_changed)
+        self.observe(self._views_changed, names="_view_count")
+
+    def _views_changed(self, change) -> None:
+        """The notebook no longer shows this widget (its output was cleared, its cell re-run): stop polling for it.
+        Showing it again resumes. A front end that never counts views (nbclient, terminals) changes nothing."""
+        old, new = change["old"] or 0, change["new"] or 0
+        if new == 0 and old > 0:
+            self._hidden = True
+            self._poller.remove(self)
+        elif new > 0 and self._hidden:
+            self._hidden = False
+            self._poller.add(self)
 
     # -- subscriber protocol -----------------------------------------------------------------------------------
     @property
     def done(self) -> bool:
-        return self._closed
+        return self._closed or self._hidden
 
     def watched_jobs(self, snapshot) -> set:
         return set()

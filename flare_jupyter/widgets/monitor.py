@@ -77,6 +77,9 @@ class JobMonitor(LiveWidget):
 
     def wait(self, timeout: float | None = None):
         """Block until the job ends (or ``timeout`` seconds pass): NVFlare's ``MonitorReturnCode``."""
+        if self._hidden and not self._closed:  # its output was cleared: watch again for whoever waits
+            self._hidden = False
+            self._poller.add(self)
         if self._finished.wait(timeout):
             return compat.MonitorReturnCode.JOB_FINISHED
         return compat.MonitorReturnCode.TIMEOUT
@@ -87,7 +90,7 @@ class JobMonitor(LiveWidget):
     # -- subscriber protocol (poller thread) -------------------------------------------------------------------
     @property
     def done(self) -> bool:
-        return self._closed or self._finished.is_set()
+        return self._closed or self._hidden or self._finished.is_set()
 
     def watched_jobs(self, snapshot) -> set:
         entry = (snapshot.jobs or {}).get(self.job_id)

@@ -583,3 +583,25 @@ def test_flare_log_viewer_with_negative_lines_is_one_usage_line(flare, shared, r
     message = str(caught.value)
     assert "--lines" in message and "'-3'" in message and "\n" not in message
     assert shared.subscribers == []
+
+
+# -- widgets whose output the notebook no longer shows stop costing polls -----------------------------------------
+def test_a_widget_no_longer_shown_is_not_polled_and_showing_it_again_resumes():
+    _, poller = replay()
+    panel = JobsPanel(poller=poller)
+    assert panel in poller.subscribers
+    panel._view_count = 1  # what the front end reports when it draws the widget
+    panel._view_count = 0  # ... and when the cell's output is cleared or the cell re-run
+    assert panel not in poller.subscribers
+    panel._view_count = 1  # displayed again
+    assert panel in poller.subscribers
+
+
+def test_waiting_on_a_monitor_whose_output_was_cleared_watches_it_again():
+    _, poller = replay()
+    m = JobMonitor(THREE, poller=poller)
+    m._view_count = 1
+    m._view_count = 0
+    assert m not in poller.subscribers
+    assert m.wait(timeout=0) == compat.MonitorReturnCode.TIMEOUT
+    assert m in poller.subscribers
