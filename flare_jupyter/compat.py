@@ -183,3 +183,16 @@ def job_server_config(raw, job_id: str) -> str:
     """The text of a running job's server config (its workflows' arguments, e.g. ``num_rounds``), read from the
     job's folder in the server's workspace. The folder is ``<job_id>/app_server`` on every supported release."""
     return raw.cat_target("server", file=f"{job_id}/app_server/config/config_fed_server.json")
+
+
+#: The server-log lines a job's progress is read from (rounds started, metrics reported), as a basic grep pattern.
+PROGRESS_PATTERN = r"Round \|validation metric"
+
+
+def job_progress_lines(raw, job_id: str) -> str:
+    """Only the lines of a *running* job's server log that tell its progress, filtered on the server by ``grep``
+    (a few hundred bytes instead of the whole log at every poll). The job's folder exists on the server only
+    while it runs; a finished job's log is read with ``job_log_text``."""
+    text = raw.grep_target("server", pattern=PROGRESS_PATTERN, file=f"{job_id}/log.txt")
+    # before the job's folder exists, the server's grep answers with its own complaint as text: no lines yet
+    return "" if text.startswith("grep: ") else text

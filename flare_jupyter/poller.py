@@ -80,6 +80,7 @@ class Poller:
         self._actions: deque = deque()
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._poll_lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._cache: dict[str, dict] = {}  # per job: meta / config fetched once
         self.failures = 0
@@ -159,32 +160,40 @@ class Poller:
         """Run queued actions, then poll once for every live subscriber. Public so tests can drive it."""
         self.ticks += 1
         self.last_tick_calls = 0
-        snapshot = Snapshot(time=time.time())
         self._run_actions()
-        subs = self.subscribers
+        return self._poll(self.subscribers)
+
+    def prime(self, *subs) -> None:
+        """Give new widgets their first state now, on the caller's thread (so a panel is never shown empty and its
+        text form, which notebooks save, already holds the data). Errors go to the widgets' banners."""
+        self._poll([s for s in subs if not s.done])
+
+    def _poll(self, subs) -> Snapshot:
+        snapshot = Snapshot(time=time.time())
         if not subs:
             return snapshot
-        try:
-            s = self._session_fn()
-        except Exception as e:
-            return self._failed(subs, describe(e, "poll"), snapshot)
-        if any(getattr(sub, "wants_jobs", False) for sub in subs):
+        with self._poll_lock:  # the poller thread and a prime() on the kernel's thread take turns
             try:
-                listing = self._call(s.list_jobs)
+                s = self._session_fn()
             except Exception as e:
-                return self._failed(subs, describe(e, "list_jobs"), snapshot)
-            snapshot.jobs = {j.get("job_id"): j for j in listing or [] if isinstance(j, dict)}
-        watched = set()
-        for sub in subs:
-            watched |= set(sub.watched_jobs(snapshot) or ())
-        for job_id in sorted(watched):
-            snapshot.details[job_id] = self._detail(s, job_id, (snapshot.jobs or {}).get(job_id) or {})
-        self.failures = 0
-        for sub in subs:
-            try:
-                sub.update(s, snapshot)
-            except Exception as e:  # a widget's own calls failed: show it there, the others go on
-                sub.poll_failed(describe(e, "update"))
+                return self._failed(subs, describe(e, "poll"), snapshot)
+            if any(getattr(sub, "wants_jobs", False) for sub in subs):
+                try:
+                    listing = self._call(s.list_jobs)
+                except Exception as e:
+                    return self._failed(subs, describe(e, "list_jobs"), snapshot)
+                snapshot.jobs = {j.get("job_id"): j for j in listing or [] if isinstance(j, dict)}
+            watched = set()
+            for sub in subs:
+                watched |= set(sub.watched_jobs(snapshot) or ())
+            for job_id in sorted(watched):
+                snapshot.details[job_id] = self._detail(s, job_id, (snapshot.jobs or {}).get(job_id) or {})
+            self.failures = 0
+            for sub in subs:
+                try:
+                    sub.update(s, snapshot)
+                except Exception as e:  # a widget's own calls failed: show it there, the others go on
+                    sub.poll_failed(describe(e, "update"))
         return snapshot
 
     def _call(self, fn, *args, **kwargs):
@@ -225,7 +234,8 @@ class Poller:
         cache = self._cache.setdefault(job_id, {})
         status = str(listing.get("status", ""))
         running = status == "RUNNING"
-        if "meta" not in cache or (running and not cache["meta"].get("job_deploy_detail")):
+        stale = running and not cache.get("meta", {}).get("job_deploy_detail")
+        if "meta" not in cache or stale or status.startswith("FINISHED"):
             cache["meta"] = self._try(d, lambda: self._call(s.get_job_meta, job_id)) or cache.get("meta") or {}
         d.meta = cache["meta"]
         if running and "config" not in cache:
@@ -236,7 +246,9 @@ class Poller:
         if running:
             d.server_stats = self._try(d, lambda: self._call(s.show_stats, job_id, "server"))
             d.client_stats = self._try(d, lambda: self._call(s.show_stats, job_id, "client"))
-        d.log_text = self._try(d, lambda: self._call(s.job_log, job_id, "server"))
+            d.log_text = self._try(d, lambda: self._call(s.job_progress_lines, job_id))
+        elif d.meta.get("start_time"):  # finished: its whole log, once (the running job's folder is gone)
+            d.log_text = self._try(d, lambda: self._call(s.job_log, job_id, "server"))
         return d
 
     @staticmethod
@@ -244,6 +256,8 @@ class Poller:
         try:
             return fn()
         except TRANSIENT:
+            return None
+        except compat.NotSupported:  # e.g. a job aborted before it ran has no log: nothing to show, no error
             return None
         except Exception as e:
             detail.errors.append(describe(e, "poll"))

@@ -229,6 +229,10 @@ class KernelSession:
         """The text of a job's log on ``target`` (works on every supported NVFlare release)."""
         return self._compat("job_log_text", job_id, target, op="job_log")
 
+    def job_progress_lines(self, job_id: str) -> str:
+        """The lines of a running job's server log that tell its progress (rounds, metrics), grepped on the server."""
+        return self._compat("job_progress_lines", job_id, op="job_progress_lines")
+
     def job_server_config(self, job_id: str) -> str:
         """The text of a running job's server config (``config_fed_server.json``)."""
         return self._compat("job_server_config", job_id, op="job_server_config")

@@ -9,17 +9,17 @@ from .commands import JOB, TARGET, _arg, _count, operation
 @_arg("--limit", type=_count, default=50, help="rows shown (default 50)")
 def _jobs_panel(session, args):
     """The jobs as a live table with filters, and monitor / abort / clone / delete / download of the selected job."""
-    from .widgets import JobsPanel
+    from .widgets import jobs_panel
 
-    return JobsPanel(limit=max(1, args.limit))
+    return jobs_panel(limit=max(1, args.limit))
 
 
 @operation("clients_panel", "clients_widget", group="widgets")
 def _clients_panel(session, args):
     """Connected clients live: last connect time, their jobs, env; restart or shut one down."""
-    from .widgets import ClientsPanel
+    from .widgets import clients_panel
 
-    return ClientsPanel()
+    return clients_panel()
 
 
 @operation("log_viewer", "log_widget", group="widgets")
@@ -37,6 +37,6 @@ def _log_viewer(session, args):
 @operation("dashboard", group="widgets")
 def _dashboard(session, args):
     """The connection at a glance, with the jobs, clients and server-log panels in tabs."""
-    from .widgets import Dashboard
+    from .widgets import dashboard
 
-    return Dashboard(session)
+    return dashboard()

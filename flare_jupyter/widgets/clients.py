@@ -134,4 +134,6 @@ def clients_panel(poller=None) -> ClientsPanel:
     from ..session import session
 
     session()
-    return ClientsPanel(poller=poller)
+    panel = ClientsPanel(poller=poller)
+    panel._poller.prime(panel)
+    return panel

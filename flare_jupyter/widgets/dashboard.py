@@ -75,4 +75,6 @@ class Dashboard(LiveWidget):
 def dashboard(poller=None) -> Dashboard:
     from ..session import session
 
-    return Dashboard(session(), poller=poller)
+    d = Dashboard(session(), poller=poller)
+    d._poller.prime(d, d.jobs, d.clients, d.logs)
+    return d

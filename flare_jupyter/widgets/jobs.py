@@ -232,4 +232,6 @@ def jobs_panel(poller=None, limit: int = 50) -> JobsPanel:
     from ..session import session
 
     session()  # not connected: one clear line now, not an empty panel
-    return JobsPanel(poller=poller, limit=limit)
+    panel = JobsPanel(poller=poller, limit=limit)
+    panel._poller.prime(panel)  # shown with its jobs at once, not empty until the first tick
+    return panel

@@ -122,4 +122,6 @@ def log_viewer(
     s = session()
     if job:
         job = resolve_job(s, job)
-    return LogViewer(target, job=job, lines=lines, follow=follow, poller=poller)
+    viewer = LogViewer(target, job=job, lines=lines, follow=follow, poller=poller)
+    viewer._poller.prime(viewer)
+    return viewer

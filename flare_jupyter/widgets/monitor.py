@@ -24,10 +24,10 @@ class JobMonitor(LiveWidget):
 
     wants_jobs = True
 
-    def __init__(self, job_id: str, poller=None, name: str = ""):
+    def __init__(self, job_id: str, poller=None, name: str = "", meta: dict | None = None):
         super().__init__(poller=poller, layout=w.Layout(border="1px solid #ddd", padding="6px", width="100%"))
         self.job_id = job_id
-        self.progress = Progress(job_id, name=name)
+        self.progress = job_progress(job_id, None, meta=meta) if meta else Progress(job_id, name=name)
         self._finished = threading.Event()
         self._final_fetched = False
         self._missing = 0
@@ -143,13 +143,15 @@ class JobMonitor(LiveWidget):
         )
         self._render_bar(p)
         rows = [{"site": s.site, "task": s.task, "state": s.state} for s in p.sites.values()]
-        self.sites.value = render.table(rows, ["site", "task", "state"], empty="no site has the job yet")
+        never_ran = p.finished and p.started is None
+        empty = "the job never ran on any site" if never_ran else "no site has the job yet"
+        self.sites.value = render.table(rows, ["site", "task", "state"], empty=empty)
         series: dict[str, list] = {}
         for rnd, site, metric, value in p.metrics:
             series.setdefault(f"{site} {metric}", []).append((rnd, value))
         self.chart.value = render.line_chart(series, title="metrics by round") if series else ""
         self.abort_button.layout.display = "none" if p.finished else ""
-        shown = "" if p.finished else "none"
+        shown = "" if p.finished and not never_ran else "none"
         self.errors_button.layout.display = shown
         self.download_button.layout.display = shown
 
@@ -206,4 +208,4 @@ def monitor(job_id: str, poller=None) -> JobMonitor:
     s = session()
     job = resolve_job(s, job_id)
     meta = s.get_job_meta(job)  # an unknown id fails here, in one line, not in the widget
-    return JobMonitor(job, poller=poller, name=str(meta.get("name", "")))
+    return JobMonitor(job, poller=poller, meta=meta)

@@ -18,6 +18,13 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 #: What a reader must see in each notebook's outputs for it to have done its job.
 EXPECTED = {
     "01_quickstart.ipynb": ["FINISHED:COMPLETED", "validation metric", "site-1", "site-2", "datetime64"],
+    "02_monitoring_and_dashboard.ipynb": [
+        "FINISHED:COMPLETED",
+        "FINISHED:ABORTED",
+        "JOB_FINISHED",
+        "accuracy",
+        "<img src=x onerror=alert(1)>",
+    ],
 }
 
 

@@ -1,5 +1,6 @@
 """The shared poller on answers recorded from a real system: one status call per tick however many widgets watch,
-details only for running watched jobs, actions on the poller's thread, and failures shown (and cleared) in banners.
+details only for running watched jobs (their progress lines grepped on the server, the whole log once they ended),
+actions on the poller's thread, failures shown (and cleared) in banners, and ``prime`` for new widgets.
 
 The lifecycle answers come from tests/recordings/widgets-2.9.0.json (tests/record_monitor.py), replayed in recorded
 order; actions use tests/recordings/nvflare-2.9.0.json (tests/record.py).
@@ -21,11 +22,12 @@ RECORDING = json.loads((RECORDINGS / "widgets-2.9.0.json").read_text())
 JOBS = RECORDING["jobs"]
 THREE, HOSTILE_ID = JOBS["three_rounds"], JOBS["hostile"]
 LIFECYCLE = RECORDING["ticks"]["lifecycle"]
-DETAIL_METHODS = {"get_job_meta", "cat_target", "show_stats", "get_job_logs"}
+DETAIL_METHODS = {"get_job_meta", "cat_target", "show_stats", "grep_target", "get_job_logs"}
 INTERVAL = 1.0
 
 ACTIONS = load_recording("2.9.0")
 FINISHED = ACTIONS["jobs"]["finished"]
+CLONE = ACTIONS["jobs"]["clone"]  # record.py aborted it before it ran, then deleted it
 NO_JOB = "00000000-0000-0000-0000-000000000000"  # record.py asked for it; NVFlare answered JobNotFound
 
 
@@ -48,9 +50,15 @@ def tick(poller, raw):
 
 def job_of(call) -> str | None:
     method, args = call
-    if method == "cat_target":
+    if method in ("cat_target", "grep_target"):
         return args["file"].split("/", 1)[0]
     return args.get("job_id")
+
+
+def recorded_statuses(job_id: str) -> list[str | None]:
+    """The job's status in each recorded list_jobs answer (one per tick), None while it is not listed."""
+    listings = [c["result"] for c in RECORDING["calls"] if c["method"] == "list_jobs" and "result" in c]
+    return [next((j["status"] for j in listing if j["job_id"] == job_id), None) for listing in listings]
 
 
 def run_monitors(n: int, with_panel: bool = False):
@@ -81,11 +89,13 @@ def test_details_only_for_the_running_watched_job_and_once_per_tick(n, with_pane
         details = [c for c in calls if c[0] in DETAIL_METHODS]
         assert {job_of(c) for c in details} <= {THREE}  # nobody watches the other job
         stats = [c[1]["target_type"] for c in details if c[0] == "show_stats"]
+        greps = [c for c in details if c[0] == "grep_target"]
         if status == "RUNNING":
             assert sorted(stats) == ["client", "server"]  # once each, not once per monitor
+            assert len(greps) == 1
             stats_ticks += 1
         else:
-            assert stats == []
+            assert stats == [] and greps == []
         assert [c[0] for c in details].count("get_job_logs") <= 1
         assert [c[0] for c in details].count("get_job_meta") <= 1
     assert stats_ticks > 0
@@ -98,10 +108,57 @@ def test_ten_monitors_cost_what_one_does():
 
 
 def test_a_submitted_job_gets_no_detail_calls():
-    *_, ticks = run_monitors(1)
-    snapshot, calls = ticks[0]
-    assert snapshot.jobs[THREE]["status"] == "SUBMITTED"
-    assert [m for m, _ in calls] == ["list_jobs"]
+    # which phase-1 job was still waiting to run, and at which ticks, is read from the recorded listings
+    job, waiting = next(
+        (job, [i for i, st in enumerate(recorded_statuses(job)[:LIFECYCLE]) if st in ("SUBMITTED", "DISPATCHED")])
+        for job in (THREE, HOSTILE_ID)
+        if "SUBMITTED" in recorded_statuses(job)[:LIFECYCLE]
+    )
+    raw, ks = replay()
+    poller = make_poller(lambda: ks)
+    monitor = JobMonitor(job, poller=poller)
+    ticks = [tick(poller, raw) for _ in range(max(waiting) + 1)]
+    for i in waiting:
+        snapshot, calls = ticks[i]
+        assert snapshot.jobs[job]["status"] in ("SUBMITTED", "DISPATCHED")
+        assert [m for m, _ in calls] == ["list_jobs"]
+    assert monitor.status == ticks[-1][0].jobs[job]["status"]
+
+
+def test_a_running_job_is_followed_by_grep_and_its_whole_log_is_read_once_when_it_ended():
+    _raw, _poller, _monitors, _panel, ticks = run_monitors(1)
+    statuses = [snapshot.jobs[THREE]["status"] for snapshot, _calls in ticks]
+    running = [i for i, st in enumerate(statuses) if st == "RUNNING"]
+    ended = statuses.index("FINISHED:COMPLETED")
+    assert running == list(range(ended))  # it ran from the first tick until it ended
+    for i in running:
+        calls = ticks[i][1]
+        assert "get_job_logs" not in [m for m, _ in calls]  # never the whole log while it runs
+        (grep,) = [args for m, args in calls if m == "grep_target"]
+        assert grep["target"] == "server" and grep["file"] == f"{THREE}/log.txt"
+        assert grep["pattern"] == compat.PROGRESS_PATTERN
+    ((at, log_args),) = [(i, args) for i, (_s, calls) in enumerate(ticks) for m, args in calls if m == "get_job_logs"]
+    assert at == ended  # once, at the tick it was seen finished
+    assert log_args["job_id"] == THREE and log_args["target"] == "server"
+    # that tick: the listing, the finished job's meta again (its end), its whole log; then nothing more
+    assert [m for m, _ in ticks[ended][1]] == ["list_jobs", "get_job_meta", "get_job_logs"]
+    assert all(calls == [] for _s, calls in ticks[ended + 1 :])
+    ten = [calls for _s, calls in run_monitors(10)[4]]
+    assert ten == [calls for _s, calls in ticks]  # ten monitors: the same calls, grep and log included
+
+
+def test_a_job_aborted_before_it_ran_has_no_log_to_read():
+    # record.py aborted this clone before it ran (NVFlare: "Aborted the job ... before running it."); its meta has
+    # no start time. The poller re-reads a finished job's meta, and reads no log for a job that never started.
+    raw = RecordedSession(ACTIONS, sequence=True)
+    ks = fj.KernelSession(raw.startup_path, "admin@nvidia.com", raw=raw)
+    meta = ks.get_job_meta(CLONE)
+    assert meta["status"] == "FINISHED:ABORTED" and not meta["start_time"]
+    poller = make_poller(lambda: ks)
+    before = len(raw.calls)
+    detail = poller._detail(ks, CLONE, {"job_id": CLONE, "status": meta["status"]})
+    assert raw.calls[before:] == [("get_job_meta", {"job_id": CLONE})]
+    assert detail.meta == meta and detail.log_text is None and detail.errors == []
 
 
 def test_the_poller_counts_its_calls():
@@ -234,11 +291,28 @@ def test_a_session_that_cannot_be_had_shows_in_every_banner_and_clears_after():
     assert delays[0] != delays[1]  # the retry backs off
     state["up"] = True
     snapshot, calls = tick(poller, raw)
-    assert [m for m, _ in calls] == ["list_jobs"]
+    assert calls == first_tick_calls(monitors=1, with_panel=True)  # the first recorded answers: nothing was skipped
+    assert snapshot.jobs == first_listing()
     assert poller.failures == 0
     assert monitor.message == "" and monitor.banner.value == ""
     assert panel.message == ""
     assert monitor.status == snapshot.jobs[THREE]["status"]
+
+
+def first_listing() -> dict:
+    first = next(c["result"] for c in RECORDING["calls"] if c["method"] == "list_jobs")
+    return {j["job_id"]: j for j in first}
+
+
+def first_tick_calls(monitors: int, with_panel: bool) -> list:
+    """The calls of the first tick of a fresh replay with ``monitors`` monitors of the 3-round job (and the panel)."""
+    raw, ks = replay()
+    poller = make_poller(lambda: ks)
+    for _ in range(monitors):
+        JobMonitor(THREE, poller=poller)
+    if with_panel:
+        JobsPanel(poller=poller)
+    return tick(poller, raw)[1]
 
 
 class DropsConnection:
@@ -284,9 +358,50 @@ def test_a_lost_connection_shows_in_every_banner_and_clears_once_back(monkeypatc
 
     link.down = False
     snapshot, calls = tick(poller, raw)
-    assert [m for m, _ in calls] == ["list_jobs"]  # the first recorded answer: nothing was skipped
+    assert calls == first_tick_calls(monitors=3, with_panel=True)  # the first recorded answers: nothing was skipped
+    assert snapshot.jobs == first_listing()
     assert poller.failures == 0
     for m in monitors:
         assert m.message == "" and m.banner.value == ""
         assert m.status == snapshot.jobs[THREE]["status"]
     assert panel.message == ""
+
+
+# -- prime: a new widget's first state, before any tick ------------------------------------------------------------
+def test_prime_gives_a_jobs_panel_its_jobs_before_any_tick():
+    raw, ks = replay()
+    poller = make_poller(lambda: ks)
+    panel = JobsPanel(poller=poller)
+    assert raw.calls == [] and repr(panel) == "jobs panel: no jobs"  # the constructor asks nothing
+    poller.prime(panel)
+    assert poller.ticks == 0
+    assert raw.calls == [("list_jobs", raw.calls[0][1])]  # one listing, on the caller's thread
+    listing = list(first_listing().values())
+    assert {value for _label, value in panel.select.options} == {j["job_id"] for j in listing}
+    text = repr(panel)
+    assert text.splitlines()[0] == f"jobs panel ({len(listing)} of {len(listing)} jobs)"
+    for job in listing:
+        assert job["job_id"] in text and job["status"] in text
+    assert panel.message == ""
+    _s, calls = tick(poller, raw)  # the panel stays subscribed: the next tick serves it as usual
+    assert [m for m, _ in calls] == ["list_jobs"]
+
+
+def test_prime_of_a_finished_widget_asks_nothing():
+    raw, ks = replay()
+    poller = make_poller(lambda: ks)
+    panel = JobsPanel(poller=poller)
+    panel.close()
+    poller.prime(panel)
+    assert raw.calls == [] and poller.calls == 0
+
+
+def test_prime_failing_shows_in_the_banner():
+    def session_fn():
+        raise fj.FlareError("not connected to a FLARE server: run %flare connect first")
+
+    poller = make_poller(session_fn)
+    panel = JobsPanel(poller=poller)
+    poller.prime(panel)
+    assert "not connected" in panel.message and "\n" not in panel.message
+    assert "not connected" in repr(panel)

@@ -3,6 +3,10 @@
 Every input comes from tests/recordings/widgets-2.9.0.json (recorded by tests/record_monitor.py while real jobs
 ran); the expectations come from the recorded data or from the job definitions in record_monitor.py (the
 3-round hello-numpy job, the 1-round hostile-named job, the 40-round "long" job aborted early).
+
+While a job runs, the widgets read only its progress lines (the server greps the job's log for
+``compat.PROGRESS_PATTERN``: the recorded ``grep_target`` answers); once it finished, its whole log, once (the
+recorded ``get_job_logs`` answer). Both are parsed by the same functions.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import pandas as pd
 import pytest
 
 from fakes import RECORDINGS, decode
+from flare_jupyter import compat
 from flare_jupyter.progress import (
+    ROUND_STARTED,
     Progress,
     elapsed_seconds,
     job_progress,
@@ -54,7 +60,18 @@ def config_of(job_id: str) -> str:
 
 
 def server_logs(job_id: str) -> list[str]:
+    """The job's whole server log, as fetched once it finished (get_job_logs)."""
     return [answer["logs"]["server"] for answer in results("get_job_logs", job_id=job_id)]
+
+
+def progress_lines(job_id: str) -> list[str]:
+    """What the server's grep of the job's log answered at each tick while it ran, in recorded order."""
+    return results("grep_target", target="server", file=f"{job_id}/log.txt", pattern=compat.PROGRESS_PATTERN)
+
+
+def running_then_final(job_id: str) -> list[str]:
+    """Every log text the monitor was given, in order: the progress lines while running, then the whole log."""
+    return progress_lines(job_id) + server_logs(job_id)
 
 
 def listings() -> list[list[dict]]:
@@ -66,6 +83,11 @@ def entry(listing: list[dict], job_id: str) -> dict:
 
 
 FINAL_LOG = server_logs(THREE)[-1]
+RUNNING_LOGS = progress_lines(THREE)
+#: The real lines of the final log before its first "Round N started" (the runner and workflow starting up)
+BEFORE_ROUNDS = "\n".join(
+    FINAL_LOG.splitlines()[: next(i for i, ln in enumerate(FINAL_LOG.splitlines()) if ROUND_STARTED.search(ln))]
+)
 CONFIG = config_of(THREE)
 META = results("get_job_meta", job_id=THREE)[-1]
 FINAL_ENTRY = entry(listings()[-1], THREE)
@@ -100,14 +122,30 @@ def test_round_from_the_hostile_jobs_final_log_is_its_only_round():
 
 
 def test_round_from_a_log_without_rounds_is_none():
-    first = server_logs(THREE)[0]
-    assert "started" in first and "Round" not in first  # the runner started, no round yet
-    assert round_from_log(first) is None
+    assert "Runner_process started" in BEFORE_ROUNDS and "Round" not in BEFORE_ROUNDS  # running, no round yet
+    assert round_from_log(BEFORE_ROUNDS) is None
     assert round_from_log("") is None
 
 
+def test_round_from_the_early_grep_answers_is_none():
+    # before the job's log existed, grep itself answered (its "No such file" line); then the log had no round yet
+    early = [text for text in RUNNING_LOGS if "Round" not in text]
+    assert early and any("No such file" in text for text in early)
+    assert {round_from_log(text) for text in early} == {None}
+
+
+def test_the_grep_answers_are_what_the_whole_log_says_as_far_as_it_had_got():
+    lines = [ln for ln in FINAL_LOG.splitlines() if re.search(r"Round |validation metric", ln)]
+    for text in RUNNING_LOGS:
+        if "No such file" in text:  # grep's own message, from before the job's log existed
+            continue
+        got = text.splitlines()
+        assert got == lines[: len(got)]
+    assert RUNNING_LOGS[-1].splitlines() == lines  # the last progress lines read while it ran are all of them
+
+
 def test_round_from_log_never_decreases_along_the_recorded_logs():
-    rounds = [round_from_log(text) or 0 for text in server_logs(THREE)]
+    rounds = [round_from_log(text) or 0 for text in running_then_final(THREE)]
     assert rounds == sorted(rounds)
     assert rounds[0] == 0 and rounds[-1] == 3
 
@@ -154,7 +192,10 @@ def test_metrics_are_named_validation_metric_without_a_key_metric():
 
 
 def test_no_metrics_before_any_was_logged():
-    assert metrics_from_log(server_logs(THREE)[0], "accuracy") == []
+    assert metrics_from_log(BEFORE_ROUNDS, "accuracy") == []
+    # rounds had started, no site had reported yet
+    rounds_only = next(text for text in RUNNING_LOGS if round_from_log(text) and "validation metric" not in text)
+    assert metrics_from_log(rounds_only, "accuracy") == []
 
 
 # -- sites ---------------------------------------------------------------------------------------------------------
@@ -228,8 +269,7 @@ def test_job_progress_keeps_what_it_knew_when_the_details_are_missing():
 
 
 def test_job_progress_round_never_goes_back():
-    logs = server_logs(THREE)
-    earlier = next(text for text in logs if round_from_log(text) == 1)
+    earlier = next(text for text in RUNNING_LOGS if round_from_log(text) == 1)
     later = job_progress(THREE, FINAL_ENTRY, config=CONFIG, log_text=FINAL_LOG)
     again = job_progress(THREE, FINAL_ENTRY, log_text=earlier, previous=later)
     assert again.round == 3
@@ -237,10 +277,24 @@ def test_job_progress_round_never_goes_back():
 
 def test_job_progress_along_the_recorded_logs_only_moves_forward():
     p, seen = None, []
-    for text in server_logs(THREE):
+    for text in running_then_final(THREE):
         p = job_progress(THREE, FINAL_ENTRY, config=CONFIG, log_text=text, previous=p)
         seen.append(p.round or 0)
-    assert seen == sorted(seen) and seen[-1] == 3
+    assert seen == sorted(seen) and seen[0] == 0 and seen[-1] == 3
+
+
+def test_round_3_of_3_from_the_grep_answers_and_then_the_final_log():
+    running = [entry(lst, THREE) for lst in listings() if entry(lst, THREE)["status"] == "RUNNING"]
+    assert len(running) == len(RUNNING_LOGS)  # one grep per tick while it ran
+    p = None
+    for listing, text in zip(running, RUNNING_LOGS, strict=True):
+        p = job_progress(THREE, listing, meta=META, config=CONFIG, log_text=text, previous=p)
+    assert p.status == "RUNNING" and p.round_text() == "round 3 of 3"
+    assert p.metrics == metrics_from_log(RUNNING_LOGS[-1], "accuracy") != []
+    p = job_progress(THREE, FINAL_ENTRY, meta=META, config=CONFIG, log_text=FINAL_LOG, previous=p)
+    assert p.finished and p.round_text() == "round 3 of 3"
+    assert p.metrics == metrics_from_log(FINAL_LOG, "accuracy")
+    assert max(r[0] for r in p.metrics) == 3
 
 
 def test_progress_text_says_status_round_and_sites():

@@ -21,8 +21,8 @@ import flare_jupyter as fj
 from fakes import RECORDINGS, RecordedSession, decode, load_recording
 from flare_jupyter import compat, frames, render
 from flare_jupyter.poller import Poller
-from flare_jupyter.progress import metrics_from_log
-from flare_jupyter.widgets import ClientsPanel, Dashboard, JobMonitor, JobsPanel, LogViewer
+from flare_jupyter.progress import metrics_from_log, round_from_log
+from flare_jupyter.widgets import ClientsPanel, Dashboard, JobMonitor, JobsPanel, LogViewer, monitor
 from flare_jupyter.widgets.jobs import filter_jobs
 from flare_jupyter.widgets.logs import grep, merge_tail
 from record import HOSTILE
@@ -35,6 +35,7 @@ THREE, HOSTILE_ID, ABORTED = JOBS["three_rounds"], JOBS["hostile"], JOBS["aborte
 
 ACTIONS = load_recording("2.9.0")
 FINISHED = ACTIONS["jobs"]["finished"]
+CLONE = ACTIONS["jobs"]["clone"]  # record.py aborted it before it ran
 
 
 def answers(recording: dict, method: str, **args) -> list:
@@ -46,15 +47,16 @@ def answers(recording: dict, method: str, **args) -> list:
     ]
 
 
-def replay(recording=RECORDING, sequence=True):
+def replay(recording=RECORDING, sequence=True, wrap=None):
+    """(the recorded session, a poller on it); ``wrap(raw)`` stands between the session and NVFlare's answers."""
     raw = RecordedSession(recording, sequence=sequence)
-    ks = fj.KernelSession(raw.startup_path, "admin@nvidia.com", raw=raw)
+    ks = fj.KernelSession(raw.startup_path, "admin@nvidia.com", raw=wrap(raw) if wrap else raw)
     return raw, Poller(session_fn=lambda: ks, interval_fn=lambda: 1.0, autostart=False)
 
 
-def lifecycle(ticks: int = TICKS["lifecycle"]):
+def lifecycle(ticks: int = TICKS["lifecycle"], wrap=None):
     """Phase 1 of the recording: its widgets, ticked ``ticks`` times."""
-    raw, poller = replay()
+    raw, poller = replay(wrap=wrap)
     widgets = lifecycle_widgets(poller, JOBS)
     for _ in range(ticks):
         poller.tick()
@@ -150,6 +152,30 @@ def test_the_round_shown_never_goes_back_during_the_job():
     assert seen == sorted(seen) and seen[-1] == 3
 
 
+def test_the_monitor_reads_its_rounds_from_the_grep_answers_then_the_final_log():
+    raw, poller = replay()
+    m = JobMonitor(THREE, poller=poller)
+    greps = answers(RECORDING, "grep_target", file=f"{THREE}/log.txt")  # recorded order: one per running tick
+    final_log = answers(RECORDING, "get_job_logs", job_id=THREE)[-1]["logs"]["server"]
+    best, shown_metrics = 0, []
+    for _ in range(TICKS["lifecycle"]):
+        snapshot = poller.tick()
+        if snapshot.jobs[THREE]["status"] != "RUNNING":
+            break
+        text = greps.pop(0)
+        best = max(best, round_from_log(text) or 0)
+        shown_metrics = metrics_from_log(text, "accuracy") or shown_metrics
+        assert m.status == "RUNNING" and (m.bar.value, m.bar.max) == (best, 3)
+        assert list(m.metrics.itertuples(index=False, name=None)) == shown_metrics
+    assert greps == []  # every recorded grep answer was read while the job ran
+    assert best == 3 and shown_metrics  # the progress lines alone already told round 3 of 3 and metrics
+    assert m.finished and m.status == "FINISHED:COMPLETED"
+    assert (m.bar.value, m.bar.max, m.bar_label.value) == (3, 3, "round 3 of 3")
+    assert list(m.metrics.itertuples(index=False, name=None)) == metrics_from_log(final_log, "accuracy")
+    assert [c[0] for c in raw.calls].count("get_job_logs") == 1
+    assert "get_job_logs" not in [c[0] for c in raw.calls[:-1]]  # the whole log: only at the end, once
+
+
 def test_the_monitor_text_repr_is_readable(phase1):
     m = phase1["monitor_a"]
     text = repr(m)
@@ -240,13 +266,13 @@ def test_the_followed_log_ends_with_the_last_tail(phase1):
 
 
 # -- phase 2: aborting a running job through its monitor -----------------------------------------------------------
-def phase2():
+def phase2(wrap=None):
     """Phase 2 as recorded: after phase 1 (whose widgets are closed), a monitor of the long job, ticked until the
     job had begun its first round.
 
     Phase 2 shares list_jobs (and its recorded order) with phase 1: a fresh RecordedSession would answer phase 1's
     first listings, where the long job does not exist yet. So phase 1 is replayed first, as it was recorded."""
-    raw, poller, widgets = lifecycle()
+    raw, poller, widgets = lifecycle(wrap=wrap)
     for widget in widgets.values():
         widget.close()
     assert poller.subscribers == []
@@ -296,6 +322,76 @@ def test_abort_confirmed_is_sent_at_the_next_tick_and_the_job_ends_aborted():
     assert "FINISHED:ABORTED" in repr(m).splitlines()[0]
     assert abort_calls(raw) == [("abort_job", {"job_id": ABORTED})]  # once
     assert poller.subscribers == []
+
+
+# -- a job with no log -----------------------------------------------------------------------------------------------
+#: Why NVFlare said a job's log was unavailable, as recorded by tests/record.py (asking for a client's log)
+UNAVAILABLE = answers(ACTIONS, "get_job_logs", job_id=FINISHED, target="site-1")[-1]["unavailable"]["site-1"]
+
+
+def test_a_log_nvflare_says_is_unavailable_is_not_supported():
+    # NVFlare's recorded answer {"logs": {}, "unavailable": {...}}: our compat layer raises NotSupported for it
+    with pytest.raises(compat.NotSupported) as caught:
+        compat.job_log_text(RecordedSession(ACTIONS), FINISHED, "site-1")
+    assert str(caught.value) == f"the log of job {FINISHED} on site-1 is not available: {UNAVAILABLE}"
+
+
+class LogUnavailable:
+    """The recorded session, except that NVFlare has no server log for ``job_id``: ``get_job_logs`` raises what
+    ``compat.job_log_text`` raises on NVFlare's "unavailable" answer (the test above). Nothing else changes."""
+
+    def __init__(self, raw: RecordedSession, job_id: str):
+        self.raw, self.job_id, self.asked = raw, job_id, []
+
+    def __getattr__(self, name):
+        return getattr(self.raw, name)
+
+    def get_job_logs(self, job_id, *args, **kwargs):
+        if job_id != self.job_id:
+            return self.raw.get_job_logs(job_id, *args, **kwargs)
+        self.asked.append(job_id)
+        raise compat.NotSupported(f"the log of job {job_id} on server is not available: {UNAVAILABLE}")
+
+
+def test_a_finished_job_whose_log_is_unavailable_shows_no_error():
+    links = []
+    raw, poller, m = phase2(wrap=lambda r: links.append(LogUnavailable(r, ABORTED)) or links[-1])
+    for _ in range(TICKS["after_abort"]):  # the recorded job ends aborted (the replay plays it; no click needed)
+        poller.tick()
+    assert m.finished and m.status == "FINISHED:ABORTED"
+    assert links[0].asked == [ABORTED]  # asked once, when it ended
+    assert m.message == "" and m.banner.value == ""  # "no log" is not an error
+    assert m.bar.bar_style == "warning" and m.bar_label.value == "round 1 of 40"  # what the grep had told
+    assert "\n! " not in repr(m)  # the text form carries no message either
+    assert poller.subscribers == []
+
+
+def test_the_monitor_keeps_what_it_read_while_running_when_the_final_log_is_unavailable():
+    links = []
+    _raw, _poller, widgets = lifecycle(wrap=lambda r: links.append(LogUnavailable(r, THREE)) or links[-1])
+    m = widgets["monitor_a"]
+    last_grep = answers(RECORDING, "grep_target", file=f"{THREE}/log.txt")[-1]
+    assert m.finished and m.status == "FINISHED:COMPLETED" and links[0].asked == [THREE]
+    assert m.message == "" and m.banner.value == ""
+    assert m.bar_label.value == "round 3 of 3"
+    assert list(m.metrics.itertuples(index=False, name=None)) == metrics_from_log(last_grep, "accuracy")
+
+
+def test_a_monitor_of_a_job_aborted_before_it_ran_says_so_at_once(install):
+    # fj.monitor reads the job's meta (to fail early on an unknown id) and shows it before any tick
+    raw = RecordedSession(ACTIONS, sequence=True)
+    install(raw)
+    poller = Poller(session_fn=fj.session, interval_fn=lambda: 1.0, autostart=False)
+    m = monitor(CLONE, poller=poller)
+    assert raw.calls == [("get_job_meta", {"job_id": CLONE})] and poller.ticks == 0
+    meta = answers(ACTIONS, "get_job_meta", job_id=CLONE)[0]
+    assert meta["status"] == "FINISHED:ABORTED" and not meta["start_time"]  # as recorded: it never started
+    assert m.status == "FINISHED:ABORTED" and f"<b>{meta['name']}</b>" in m.header.value
+    assert "the job never ran on any site" in m.sites.value
+    assert m.bar.bar_style == "warning"
+    hidden = {b.description for b in (m.abort_button, m.errors_button, m.download_button) if b.layout.display == "none"}
+    assert hidden == {"Abort", "Errors", "Download"}  # no log or result to read, nothing to abort
+    assert m.message == "" and repr(m).startswith(f"job {meta['name']} ({CLONE}): FINISHED:ABORTED")
 
 
 # -- the jobs panel: filters, confirmation, actions ----------------------------------------------------------------
@@ -525,9 +621,10 @@ def test_the_log_viewers_grep_box_filters_what_is_shown():
     viewer = LogViewer("server", lines=20, follow=False, poller=poller)
     poller.tick()
     assert list(viewer.buffer) == TAILS[0]
-    viewer.pattern.value = "AuxRunner"
+    component = TAILS[0][0].split(" - ")[1]  # the logger of the first line ("date - logger - LEVEL - message")
+    viewer.pattern.value = component
     poller.tick()
-    shown = [ln for ln in TAILS[0] if "AuxRunner" in ln]
+    shown = [ln for ln in TAILS[0] if component in ln]
     assert 0 < len(shown) < len(TAILS[0])
     assert viewer.text.value == render.pre("\n".join(shown))
     assert viewer.count.value == f"{len(shown)} of {len(TAILS[0])} lines"
@@ -551,6 +648,17 @@ def test_flare_jobs_panel(flare, shared, recorded):
     shared.tick()
     listing = answers(ACTIONS, "list_jobs", **PLAIN_LISTING)[-1]
     assert {v for _l, v in panel.select.options} == {j["job_id"] for j in listing}
+
+
+def test_flare_jobs_panel_shows_the_jobs_before_any_tick(flare, shared, recorded):
+    panel = flare("jobs_panel")
+    assert shared.ticks == 0
+    assert [c[0] for c in recorded.calls] == ["list_jobs"]
+    listing = answers(ACTIONS, "list_jobs", **PLAIN_LISTING)[-1]
+    assert {v for _l, v in panel.select.options} == {j["job_id"] for j in listing}
+    text = repr(panel)  # what a saved notebook shows
+    assert text.startswith(f"jobs panel ({len(listing)} of {len(listing)} jobs)")
+    assert all(j["job_id"] in text for j in listing)
 
 
 def test_flare_clients_panel(flare, shared, recorded):
