@@ -52,6 +52,27 @@ def log_viewer(target: str = "server", job: str | None = None, lines: int = 100,
     return _viewer(target, job=job, lines=lines, follow=follow)
 
 
+def fedstats(job_id: str, dest: str | None = None):
+    """The federated statistics of a finished statistics job: ``.frame``, ``.summary()``, ``.histograms()``."""
+    from .analysis import fedstats as _fedstats
+
+    return _fedstats(job_id, dest)
+
+
+def metrics(job_id: str):
+    """The metrics a job's sites reported, as a DataFrame (round, site, metric, value); ``.plot()`` draws them."""
+    from .analysis import metrics as _metrics
+
+    return _metrics(job_id)
+
+
+def stats_history(job_id: str):
+    """``show_stats`` over time (time, target, component, key, value), recorded while a monitor watched the job."""
+    from .analysis import stats_history as _history
+
+    return _history(job_id)
+
+
 def dashboard():
     """The connection, jobs, clients and server log in one widget."""
     from .widgets import dashboard as _dashboard
@@ -79,6 +100,9 @@ __all__ = [
     "clients_panel",
     "log_viewer",
     "dashboard",
+    "fedstats",
+    "metrics",
+    "stats_history",
 ]
 
 

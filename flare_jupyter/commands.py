@@ -507,6 +507,7 @@ GROUPS = {
     "files": "Files and logs on a target",
     "system": "System",
     "widgets": "Live widgets (they update by themselves; the kernel stays free)",
+    "analysis": "Results as DataFrames with plots",
 }
 
 

@@ -45,3 +45,17 @@ def hello_numpy(dest: str | os.PathLike, num_rounds: int = 3, min_clients: int =
     if not (job / "meta.json").is_file():
         raise FlareError(f"NVFlare did not write a job folder at {job}")
     return str(job)
+
+
+def fed_stats(
+    dest: str | os.PathLike, dataset: str = "breast_cancer", n_sites: int = 2, bins: int = 10, name: str = "fed-stats"
+) -> str:
+    """Write a federated-statistics job over scikit-learn's bundled ``dataset`` (``breast_cancer`` or ``diabetes``,
+    no download), each site holding its own slice of the rows; return the job folder's path.
+
+    The sites compute count, sum, mean, stddev, a ``bins``-bin histogram and quartiles of a few numeric columns;
+    ``fj.fedstats(job_id)`` reads the result once the job finished. Built with NVFlare's ``FedStatsRecipe``.
+    """
+    from .fedstats_job import fed_stats_job
+
+    return fed_stats_job(dest, dataset=dataset, n_sites=n_sites, bins=bins, name=name)

@@ -36,6 +36,8 @@ from .errors import describe
 log = logging.getLogger("flare_jupyter.poller")
 
 MAX_BACKOFF = 30.0
+#: ``show_stats`` answers kept per job for ``fj.stats_history`` (two per tick: about 30 minutes at 2 s).
+HISTORY_LENGTH = 2000
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Poller:
         self._poll_lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._cache: dict[str, dict] = {}  # per job: meta / config fetched once
+        self._history: dict[str, deque] = {}  # per job: (time, show_stats answer) of every detail poll
         self.failures = 0
         self.ticks = 0
         self.calls = 0  # NVFlare calls made by the poller (for tests and benchmarks)
@@ -246,6 +249,11 @@ class Poller:
         if running:
             d.server_stats = self._try(d, lambda: self._call(s.show_stats, job_id, "server"))
             d.client_stats = self._try(d, lambda: self._call(s.show_stats, job_id, "client"))
+            history = self._history.setdefault(job_id, deque(maxlen=HISTORY_LENGTH))
+            now = time.time()
+            for answer in (d.server_stats, d.client_stats):
+                if isinstance(answer, dict):
+                    history.append((now, answer))
             d.log_text = self._try(d, lambda: self._call(s.job_progress_lines, job_id))
         elif d.meta.get("start_time"):  # finished: its whole log, once (the running job's folder is gone)
             d.log_text = self._try(d, lambda: self._call(s.job_log, job_id, "server"))
@@ -265,6 +273,11 @@ class Poller:
 
     def forget(self, job_id: str) -> None:
         self._cache.pop(job_id, None)
+        self._history.pop(job_id, None)
+
+    def history(self, job_id: str) -> list:
+        """(time, ``show_stats`` answer) pairs recorded while the job ran and a monitor watched it."""
+        return list(self._history.get(job_id, ()))
 
 
 def _configured_interval() -> float:

@@ -40,3 +40,32 @@ def _dashboard(session, args):
     from .widgets import dashboard
 
     return dashboard()
+
+
+# -- results for analysis (DataFrames with plots) ---------------------------------------------------------------
+@operation("fedstats", "fed_stats", group="analysis")
+@_arg("job", **JOB)
+@_arg("--dest", default=None, help="folder to download the job's result into (default: the kit's transfer folder)")
+def _fedstats(session, args):
+    """The federated statistics of a finished statistics job (FedStats: .frame, .summary(), .histograms())."""
+    from .analysis import fedstats
+
+    return fedstats(args.job, args.dest)
+
+
+@operation("metrics", group="analysis")
+@_arg("job", **JOB)
+def _metrics(session, args):
+    """The metrics the sites reported, round by round, as a DataFrame (.plot() draws them)."""
+    from .analysis import metrics
+
+    return metrics(args.job)
+
+
+@operation("stats_history", group="analysis")
+@_arg("job", **JOB)
+def _stats_history(session, args):
+    """show_stats of a job over time, as recorded while a monitor watched it run (.plot() draws the numbers)."""
+    from .analysis import stats_history
+
+    return stats_history(args.job)

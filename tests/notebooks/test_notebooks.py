@@ -25,6 +25,14 @@ EXPECTED = {
         "accuracy",
         "<img src=x onerror=alert(1)>",
     ],
+    "03_federated_statistics.ipynb": [
+        "FedStats: 5 features",
+        "site-1, site-2, Global",
+        "difference",
+        "accuracy",
+        "Figure",
+        "component",
+    ],
 }
 
 

@@ -61,6 +61,8 @@ LIVE_ONLY = {"connect"}
 NOT_RECORDED = {"reset_errors", "restart", "shutdown", "shutdown_system"}
 #: Open live widgets: tested in test_widgets.py and tests/integration/test_widgets_live.py.
 WIDGET_OPS = {"jobs_panel", "clients_panel", "log_viewer", "dashboard"}
+#: Results for analysis: tested in test_fedstats.py / test_plots.py and tests/integration/test_fedstats_live.py.
+ANALYSIS_OPS = {"fedstats", "metrics", "stats_history"}
 
 
 @pytest.fixture
@@ -88,7 +90,7 @@ def assert_same(a, b):
 
 
 def test_every_operation_is_tested_or_known_unrecorded():
-    assert set(commands.OPERATIONS) == set(OP_ARGS) | KIT_OPS | LIVE_ONLY | NOT_RECORDED | WIDGET_OPS
+    assert set(commands.OPERATIONS) == set(OP_ARGS) | KIT_OPS | LIVE_ONLY | NOT_RECORDED | WIDGET_OPS | ANALYSIS_OPS
 
 
 # -- every operation ----------------------------------------------------------------------------------------------
@@ -286,12 +288,16 @@ def test_promote_sp_says_there_is_nothing_to_promote(flare, recorded):
 
 
 # -- aliases, -o, job id prefixes ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("alias, name", sorted((a, n) for a, n in commands.ALIASES.items() if n not in WIDGET_OPS))
+@pytest.mark.parametrize(
+    "alias, name", sorted((a, n) for a, n in commands.ALIASES.items() if n not in WIDGET_OPS | ANALYSIS_OPS)
+)
 def test_alias_does_what_the_operation_does(flare, recorded, alias, name):
     assert_same(outcome(flare, f"{alias} {OP_ARGS[name]}"), outcome(flare, f"{name} {OP_ARGS[name]}"))
 
 
-@pytest.mark.parametrize("alias, name", sorted((a, n) for a, n in commands.ALIASES.items() if n in WIDGET_OPS))
+@pytest.mark.parametrize(
+    "alias, name", sorted((a, n) for a, n in commands.ALIASES.items() if n in WIDGET_OPS | ANALYSIS_OPS)
+)
 def test_a_widget_alias_opens_the_same_widget(alias, name):
     # the widgets themselves are tested in test_widgets.py; an alias must name the same operation
     assert commands.lookup(alias) is commands.lookup(name)
