@@ -73,11 +73,7 @@ class Progress:
 # -- N: rounds planned -----------------------------------------------------------------------------------------
 def num_rounds_from_config(config) -> int | None:
     """``num_rounds`` of the job's workflows in its server config (text or parsed JSON); None if it has none."""
-    if isinstance(config, (str, bytes)):
-        try:
-            config = json.loads(config)
-        except ValueError:
-            return None
+    config = _parsed(config)
     if not isinstance(config, dict):
         return None
     for wf in config.get("workflows") or []:
@@ -89,13 +85,18 @@ def num_rounds_from_config(config) -> int | None:
 
 def key_metric_from_config(config) -> str | None:
     """The name of the metric the job's model selector follows (``key_metric``), if the config names one."""
+    found = _find_value(_parsed(config), "key_metric")
+    return found if isinstance(found, str) and found else None
+
+
+def _parsed(config):
+    """A config given as JSON text parsed (None when it is not JSON); anything else unchanged."""
     if isinstance(config, (str, bytes)):
         try:
-            config = json.loads(config)
+            return json.loads(config)
         except ValueError:
             return None
-    found = _find_value(config, "key_metric")
-    return found if isinstance(found, str) and found else None
+    return config
 
 
 def _find_value(node, key: str):
