@@ -70,17 +70,21 @@ def latency(kc, cells: int) -> float:
     return statistics.median(execute(kc, "1 + 1")[0] for _ in range(cells))
 
 
-def calls_per_tick(kc, ticks: int) -> float:
+def calls_per_tick(kc, ticks: int) -> dict:
+    """NVFlare calls per poller tick over ``ticks`` ticks: in all, status (list_jobs) and detail calls."""
     code = textwrap.dedent(f"""
-        p = Poller.shared(); t0, c0 = p.ticks, p.calls
+        p = Poller.shared(); t0, c0, by0 = p.ticks, p.calls, dict(p.calls_by_name)
         deadline = time.monotonic() + 120
         while p.ticks < t0 + {ticks} and time.monotonic() < deadline:
             time.sleep(0.05)
-        print(json.dumps([p.ticks - t0, p.calls - c0]))
+        by = {{k: v - by0.get(k, 0) for k, v in p.calls_by_name.items()}}
+        print(json.dumps([p.ticks - t0, p.calls - c0, by]))
     """)
     _, out = execute(kc, code)
-    n_ticks, n_calls = json.loads(out.strip().splitlines()[-1])
-    return n_calls / max(1, n_ticks)
+    n_ticks, n_calls, by = json.loads(out.strip().splitlines()[-1])
+    n_ticks = max(1, n_ticks)
+    status = by.get("list_jobs", 0)
+    return {"all": n_calls / n_ticks, "status": status / n_ticks, "detail": (n_calls - status) / n_ticks}
 
 
 def main() -> int:
@@ -100,9 +104,11 @@ def main() -> int:
             print("jobs:", out.strip())
             results["cell_idle_ms"] = latency(kc, args.cells) * 1000
             execute(kc, "m1 = [fj.monitor(jobs[0])]")
-            results["calls_per_tick_1_monitor"] = calls_per_tick(kc, args.ticks)
+            for k, v in calls_per_tick(kc, args.ticks).items():
+                results[f"{k}_calls_per_tick_1_monitor"] = v
             execute(kc, f"mN = m1 + [fj.monitor(jobs[i % 2]) for i in range({args.monitors - 1})]")
-            results[f"calls_per_tick_{args.monitors}_monitors"] = calls_per_tick(kc, args.ticks)
+            for k, v in calls_per_tick(kc, args.ticks).items():
+                results[f"{k}_calls_per_tick_{args.monitors}_monitors"] = v
             results[f"cell_with_{args.monitors}_monitors_ms"] = latency(kc, args.cells) * 1000
             results["latency_ratio"] = results[f"cell_with_{args.monitors}_monitors_ms"] / results["cell_idle_ms"]
             execute(kc, "[s.abort_job(j) for j in jobs]; fj.poc.stop()")

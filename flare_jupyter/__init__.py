@@ -73,6 +73,19 @@ def stats_history(job_id: str):
     return _history(job_id)
 
 
+def check_kit(path=None, secure: bool = True):
+    """Check an admin startup kit without connecting: a DataFrame (check, ok, level, detail), one row per check.
+
+    ``path`` defaults to ``$FLARE_STARTUP_KIT``, else the running embedded system's kit. ``fj.connect`` runs the same
+    checks first and refuses a kit with an error. ``secure=False`` checks it for an insecure session (the certificate
+    files are then required only where NVFlare reads them for one, from 2.7 on).
+    """
+    from .kit import check_kit as _check_kit
+    from .kit import default_kit
+
+    return _check_kit(default_kit(path), secure=secure)
+
+
 def dashboard():
     """The connection, jobs, clients and server log in one widget."""
     from .widgets import dashboard as _dashboard
@@ -103,6 +116,7 @@ __all__ = [
     "fedstats",
     "metrics",
     "stats_history",
+    "check_kit",
 ]
 
 

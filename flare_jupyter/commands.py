@@ -526,4 +526,4 @@ def help_text() -> str:
     return "\n".join(lines)
 
 
-from . import widget_commands  # noqa: E402,F401  (registers the widget operations)
+from . import kit_commands, widget_commands  # noqa: E402,F401  (register check_kit and the widget operations)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from . import compat
@@ -89,6 +89,7 @@ class Poller:
         self.failures = 0
         self.ticks = 0
         self.calls = 0  # NVFlare calls made by the poller (for tests and benchmarks)
+        self.calls_by_name: Counter = Counter()  # the same, by operation (list_jobs, show_stats, ...)
         self.last_tick_calls = 0
 
     @classmethod
@@ -201,6 +202,7 @@ class Poller:
 
     def _call(self, fn, *args, **kwargs):
         self.calls += 1
+        self.calls_by_name[getattr(fn, "__name__", "action")] += 1
         self.last_tick_calls += 1
         return fn(*args, **kwargs)
 

@@ -310,7 +310,9 @@ def connect(
     ``startup_kit`` is the admin's provisioned folder (holding ``startup/fed_admin.json``). Without it, the
     ``FLARE_STARTUP_KIT`` environment variable is used, else the running embedded system (``fj.poc.start()``).
     ``username`` defaults to the identity in the kit's certificate. ``secure=False`` opens an insecure session
-    (user "admin"). Connecting again replaces the old session; a failed connect leaves it working.
+    (user "admin"). The kit is checked first (``fj.check_kit``): a kit with an error is refused with one line
+    naming the problem and the fix; warnings (a certificate expiring soon, a key others can read) are logged at
+    INFO. Connecting again replaces the old session; a failed connect leaves it working.
     """
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise FlareError(f"timeout must be a positive number of seconds, not {timeout!r}")
@@ -328,6 +330,9 @@ def connect(
                 )
             startup_kit, username, origin = system.kit, username or system.username, "poc"
     kit = resolve_kit(startup_kit)
+    from .kit import ensure_usable
+
+    ensure_usable(kit, secure)  # a broken kit is refused here, in one line, before any network call
     if not origin:
         from . import poc
 
