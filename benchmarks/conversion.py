@@ -1,0 +1,133 @@
+"""Conversion at scale: NVFlare answers to DataFrames, against ``pandas.DataFrame(records)`` of the same data.
+
+    .venv/bin/python benchmarks/conversion.py [--sizes 1000 10000 100000] [--repeat 5] [--json out.json]
+
+The inputs are shaped like real answers: every record is a copy of one recorded from a real system
+(tests/recordings/nvflare-2.9.0.json: a ``list_jobs(detailed=True)`` job meta, a ``show_stats`` and a
+``show_errors`` answer), with its id (and target names) made unique. For each size it reports the median time of
+our conversion and of the baseline, their ratio (target <= 1.5x), and how the time grows with size (linear: the
+time per record stays flat). Nothing here asserts a time; ``smoke()`` is the short version the test suite runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from flare_jupyter import frames
+
+RECORDING = Path(__file__).resolve().parents[1] / "tests" / "recordings" / "nvflare-2.9.0.json"
+
+
+def recorded(method: str, **args):
+    calls = json.loads(RECORDING.read_text())["calls"]
+    for c in reversed(calls):
+        if c["method"] == method and "result" in c and all(c["args"].get(k) == v for k, v in args.items()):
+            if c["result"]:
+                return c["result"]
+    raise LookupError(f"nothing recorded for {method} {args}")
+
+
+def job_metas(n: int) -> list[dict]:
+    """``n`` job metas shaped like a real detailed listing (ids unique, submit times spread)."""
+    template = recorded("list_jobs", detailed=True)[0]
+    out = []
+    for i in range(n):
+        meta = copy.copy(template)
+        meta["job_id"] = f"{i:08x}-0000-4000-8000-{i:012x}"
+        meta["submit_time"] = template["submit_time"] + i
+        meta["start_time"] = f"2026-11-29T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}.{i % 999999:06d}+00:00"
+        meta["duration"] = f"{i // 3600}:{i // 60 % 60:02d}:{i % 60:02d}.{(i * 7919) % 999999:06d}"
+        out.append(meta)
+    return out
+
+
+def nested(method: str, target_type: str, n: int) -> dict:
+    """A ``show_stats``/``show_errors`` answer with ``n`` targets, each answering like a recorded one."""
+    answer = recorded(method, target_type=target_type)
+    one = next(v for v in answer.values() if v)
+    return {f"site-{i}": copy.deepcopy(one) for i in range(n)}
+
+
+def baseline_nested(answer: dict) -> pd.DataFrame:
+    rows = [
+        {"target": t, "component": c, "key": k, "value": v}
+        for t, per_t in answer.items()
+        for c, per_c in per_t.items()
+        for k, v in (per_c.items() if isinstance(per_c, dict) else [(None, per_c)])
+    ]
+    return pd.DataFrame(rows)
+
+
+def median_time(fn, arg, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(arg)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+CASES = {
+    "jobs": (job_metas, frames.jobs_frame, pd.DataFrame),
+    "stats": (lambda n: nested("show_stats", "client", n), frames.stats_frame, baseline_nested),
+}
+
+
+def run(sizes, repeat: int) -> dict:
+    results = {}
+    for name, (make, ours, base) in CASES.items():
+        rows = []
+        for n in sizes:
+            data = make(n)
+            t_ours, t_base = median_time(ours, data, repeat), median_time(base, data, repeat)
+            rows.append(
+                {
+                    "size": n,
+                    "ours_s": t_ours,
+                    "baseline_s": t_base,
+                    "ratio": t_ours / t_base,
+                    "us_per_record": t_ours / n * 1e6,
+                }
+            )
+        first, last = rows[0], rows[-1]
+        growth = (last["ours_s"] / first["ours_s"]) / (last["size"] / first["size"])
+        results[name] = {"rows": rows, "growth_vs_linear": growth}
+    return results
+
+
+def smoke() -> dict:
+    """The CI version: small sizes, a few repeats (checks shape and linear growth, not seconds)."""
+    return run([1000, 10000], repeat=3)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    results = run(args.sizes, args.repeat)
+    for name, r in results.items():
+        print(f"{name}: time grows {r['growth_vs_linear']:.2f}x what linear growth would give (1.0 = linear)")
+        for row in r["rows"]:
+            print(
+                f"  {row['size']:>7} records: ours {row['ours_s'] * 1000:8.1f} ms, "
+                f"pandas.DataFrame(records) {row['baseline_s'] * 1000:8.1f} ms, ratio {row['ratio']:.2f}x, "
+                f"{row['us_per_record']:.2f} us/record"
+            )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
