@@ -210,3 +210,17 @@ def test_service_provider_frame_from_compat_list_sp(kit):
 def test_no_answer_keeps_the_columns(convert, columns):
     df = convert(None)
     assert len(df) == 0 and list(df.columns) == columns
+
+
+def test_durations_of_a_day_or_more_and_unreadable_ones():
+    # NVFlare writes durations with Python's str(timedelta): days appear as "N day(s), H:MM:SS.ffffff"
+    df = frames.jobs_frame(
+        [
+            {"job_id": "a", "job_name": "x", "status": "FINISHED:COMPLETED", "duration": "2 days, 0:00:01.500000"},
+            {"job_id": "b", "job_name": "y", "status": "FINISHED:COMPLETED", "duration": "1 day, 23:59:59"},
+            {"job_id": "c", "job_name": "z", "status": "RUNNING", "duration": "N/A"},
+            {"job_id": "d", "job_name": "w", "status": "RUNNING", "duration": "soon"},
+        ]
+    )
+    assert df["duration"].tolist()[:2] == [pd.Timedelta(days=2, seconds=1.5), pd.Timedelta(days=1, seconds=86399)]
+    assert df["duration"].isna().tolist() == [False, False, True, True]
