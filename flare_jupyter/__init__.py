@@ -8,6 +8,8 @@
 or, with the magics: ``%load_ext flare_jupyter`` then ``%flare help``.
 """
 
+import pandas as _pd
+
 from . import compat, examples, frames, poc
 from .errors import FlareError
 from .session import (
@@ -22,6 +24,10 @@ from .session import (
 )
 
 __version__ = "0.1.0"
+
+# Job names, site names and log lines come from the server; pandas escapes them in a DataFrame's HTML, but Jupyter
+# would still typeset "$...$" in them as LaTeX. Tables marked mathjax_ignore show such text literally.
+_pd.set_option("display.html.use_mathjax", False)
 
 
 def monitor(job_id: str):

@@ -120,6 +120,10 @@ def _nonblank(text: str) -> str:
 
 def resolve_job(session, text: str) -> str:
     """A job id from a full id or an unambiguous prefix of one (as git does for commits)."""
+    if not isinstance(text, str):
+        from .errors import FlareError
+
+        raise FlareError(f"a job id is a string (e.g. '3f2a...' from %flare list_jobs), not {type(text).__name__}")
     text = text.strip()
     if len(text) >= 36:
         return text
@@ -295,6 +299,7 @@ def _monitor_text(session, args):
     from .progress import job_progress, progress_text
 
     job = resolve_job(session, args.job)
+    session.get_job_meta(job)  # an unknown job fails here, in one line, before any progress is shown
     started = time.monotonic()
     handle = f"flare-monitor-{job}-{started}"
     show = display if settings.progress else (lambda *a, **k: None)
@@ -404,6 +409,18 @@ def _pwd(session, args):
     return TextResult(session.get_working_directory(args.target))
 
 
+#: The shell tool behind each file operation: its one-line complaints ("head: invalid number of lines") are errors.
+TOOLS = {
+    "ls_target": "ls",
+    "cat_target": "cat",
+    "head_target": "head",
+    "tail_target": "tail",
+    "grep_target": "grep",
+    "head_target_log": "head",
+    "tail_target_log": "tail",
+}
+
+
 def _file_op(method: str, file_required: bool):
     def handler(session, args):
         call = getattr(session, method)
@@ -415,6 +432,9 @@ def _file_op(method: str, file_required: bool):
             text = call(args.target, args.options, args.path)
         else:
             text = call(args.target, args.options)
+        tool = TOOLS.get(method)
+        if isinstance(text, str) and tool and text.startswith(f"{tool}: ") and "\n" not in text.strip():
+            raise UsageError(f"%flare {method}: {tool} on {args.target} said: {text.strip()[len(tool) + 2 :]}")
         return TextResult(text)
 
     return handler

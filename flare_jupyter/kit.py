@@ -34,18 +34,18 @@ log = logging.getLogger("flare_jupyter.kit")
 
 def resolve_kit(path: str | os.PathLike) -> Path:
     """The kit's root folder (the one holding ``startup/fed_admin.json``), given it or its ``startup`` folder."""
-    p = Path(os.path.expanduser(str(path))).resolve()
+    p = _usable_path(path)
     if not p.exists():
         raise FlareError(
-            f"startup kit folder {str(path)!r} does not exist: give the admin kit folder that holds startup/"
+            f"startup kit folder {_shown(path)} does not exist: give the admin kit folder that holds startup/"
         )
     if not p.is_dir():
-        raise FlareError(f"startup kit {str(path)!r} is a file, not a folder: give the admin kit folder")
+        raise FlareError(f"startup kit {_shown(path)} is a file, not a folder: give the admin kit folder")
     if (p / "fed_admin.json").exists() and p.name == "startup":
         p = p.parent
     if not (p / "startup" / "fed_admin.json").exists():  # present but unreadable: check_kit says why
         raise FlareError(
-            f"{str(path)!r} is not an admin startup kit: startup/fed_admin.json is missing "
+            f"{_shown(path)} is not an admin startup kit: startup/fed_admin.json is missing "
             "(use the admin's folder from your provisioned project, e.g. prod_00/admin@nvidia.com)"
         )
     return p
@@ -92,8 +92,10 @@ def _identity(cert) -> dict:
 
 
 def server_address(kit: str | os.PathLike) -> str:
-    conf = read_admin_config(kit)
-    return f"{conf.get('host', '?')}:{conf.get('port', '?')}"
+    from .compat import admin_endpoint  # host/port, or an HA-era kit's overseer sp_end_point (nvflare < 2.7)
+
+    host, port = admin_endpoint(read_admin_config(kit))
+    return f"{host or '?'}:{port or '?'}"
 
 
 def default_kit(path: str | os.PathLike | None = None) -> str:
@@ -192,8 +194,29 @@ def ensure_usable(kit: str | os.PathLike, secure: bool = True) -> pd.DataFrame:
     return report
 
 
+def _shown(path) -> str:
+    """A path as it may appear in a one-line message: control characters escaped, long ones cut."""
+    text = repr(str(path))
+    return text if len(text) <= 120 else text[:100] + "...'" + f" ({len(str(path))} characters)"
+
+
+def _usable_path(path) -> Path:
+    """``path`` expanded and resolved; a path the system cannot even look up is a one-line error."""
+    try:
+        p = Path(os.path.expanduser(str(path))).resolve()
+        p.exists()
+        return p
+    except (ValueError, OSError) as e:
+        reason = "it holds a NUL character" if isinstance(e, ValueError) else (e.strerror or type(e).__name__)
+        raise FlareError(f"startup kit path {_shown(path)} cannot be used: {reason}") from None
+
+
 def _kit_folder(path, report: _Report) -> Path | None:
-    p = Path(os.path.expanduser(str(path))).resolve()
+    try:
+        p = _usable_path(path)
+    except FlareError as e:
+        report.add("kit folder", "error", str(e))
+        return None
     if not p.is_dir():
         what = "is a file, not a folder" if p.exists() else "does not exist"
         report.add("kit folder", "error", f"{p} {what}: give the admin kit folder that holds startup/")

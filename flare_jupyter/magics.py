@@ -96,8 +96,13 @@ class FlareMagics(Magics):
                 args = op.parser.parse_args([*_split(line), "--file", name])
             except HelpShown:
                 return None
-            text = self._run(op, args)
-            parts.append(f"==> {name} <==\n{text}" if len(files) > 1 else str(text))
+            if len(files) == 1:
+                return self._run(op, args)
+            try:  # one missing file does not hide the others: its one-line error shows under its name
+                text = self._run(op, args)
+            except UsageError as e:
+                text = f"(error) {e}"
+            parts.append(f"==> {name} <==\n{text}")
         return TextResult("\n".join(parts))
 
     @cell_magic

@@ -14,7 +14,9 @@ from __future__ import annotations
 import functools
 import html
 import inspect
+import json
 import logging
+import math
 import os
 import threading
 
@@ -110,6 +112,9 @@ class KernelSession:
 
     def _call(self, name: str, args: tuple, kwargs: dict, repeatable: bool):
         """Run NVFlare's ``Session.<name>(*args, **kwargs)``."""
+        check = _ARGUMENT_CHECKS.get(name)
+        if check is not None:
+            check(_arguments(name, args, kwargs))
         return self._run(
             lambda raw: getattr(raw, name)(*args, **kwargs),
             name,
@@ -192,14 +197,15 @@ class KernelSession:
         repeated only with NVFlare's ``submit_token`` (nvflare >= 2.8), which makes the repeat a no-op."""
         if not job_definition_path or not isinstance(job_definition_path, (str, os.PathLike)):
             raise FlareError("submit_job needs the path of a job folder (the one holding meta.json)")
-        path = os.path.expanduser(os.fspath(job_definition_path))
+        # NVFlare resolves a relative path against the kit's transfer folder; users mean their working directory
+        path = os.path.abspath(os.path.expanduser(os.fspath(job_definition_path)))
+        _check_meta(path)
         token = submit_token or compat.new_submit_token()
         return self._call("submit_job", (path,), {"submit_token": token} if token else {}, repeatable=bool(token))
 
     def set_timeout(self, value: float):
         """Set the session's command timeout (kept across reconnects)."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise FlareError(f"timeout must be a positive number of seconds, not {value!r}")
+        _check_seconds("timeout", value)
         self._call("set_timeout", (value,), {}, True)
         self._command_timeout = float(value)
 
@@ -288,11 +294,50 @@ class KernelSession:
             return f"<pre>FLARE session (unavailable: {html.escape(type(e).__name__)})</pre>"
 
 
+def _check_meta(folder: str) -> None:
+    """Refuse a job folder whose meta.json is not a JSON object (NVFlare's server fails on it with an internal
+    error); anything else is left to NVFlare's own checks, which say what is wrong in one line."""
+    meta = os.path.join(folder, "meta.json")
+    if not os.path.isfile(meta):
+        return
+    try:
+        with open(meta, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        raise FlareError(f"the job folder was rejected: {meta} is not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise FlareError(f"the job folder was rejected: {meta} must hold a JSON object, not a {type(data).__name__}")
+
+
+def _check_seconds(label: str, value) -> None:
+    """A number of seconds must be a finite positive number (NaN and infinity would be sent to the server)."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+    if not ok:
+        raise FlareError(f"{label} must be a positive number of seconds, not {value!r}")
+
+
+def _arguments(name: str, args: tuple, kwargs: dict) -> dict:
+    """The call's arguments by name ({} when they do not fit NVFlare's signature: NVFlare will say so)."""
+    try:
+        return inspect.signature(getattr(compat.RawSession, name)).bind_partial(None, *args, **kwargs).arguments
+    except (TypeError, ValueError, AttributeError):
+        return {}
+
+
+def _check_list_jobs(arguments: dict) -> None:
+    limit = arguments.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise FlareError(f"limit must be a whole number >= 1 (or None for all jobs), not {limit!r}")
+
+
+#: Arguments NVFlare would take silently and answer strangely (list_jobs(limit=-1) lists nothing).
+_ARGUMENT_CHECKS = {"list_jobs": _check_list_jobs}
+
+
 def _job_and_target(name: str, args: tuple, kwargs: dict) -> dict:
     """job_id and target of a call, for error messages."""
-    try:
-        bound = inspect.signature(getattr(compat.RawSession, name)).bind_partial(None, *args, **kwargs).arguments
-    except (TypeError, ValueError, AttributeError):
+    bound = _arguments(name, args, kwargs)
+    if not bound:
         return {}
     target = bound.get("target") or bound.get("target_type")
     return {"job_id": bound.get("job_id"), "target": target}
@@ -314,8 +359,7 @@ def connect(
     naming the problem and the fix; warnings (a certificate expiring soon, a key others can read) are logged at
     INFO. Connecting again replaces the old session; a failed connect leaves it working.
     """
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise FlareError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    _check_seconds("timeout", timeout)
     origin = ""
     if startup_kit is None or str(startup_kit).strip() == "":
         startup_kit = os.environ.get(KIT_ENV_VAR)
@@ -339,8 +383,14 @@ def connect(
         system = poc.current()
         if system is not None and os.path.realpath(system.kit) == os.path.realpath(kit):
             origin = "poc"
-    if secure and not username:
-        username = kit_identity(kit).get("name")
+    if secure:
+        identity = kit_identity(kit).get("name")
+        if username and identity and username != identity:
+            raise FlareError(
+                f"user {username!r} does not match the startup kit, which is {identity!r}'s: leave the user out, "
+                "or use that user's own kit"
+            )
+        username = username or identity
         if not username:
             raise FlareError(f"cannot read the user name from {kit}/startup/client.crt: pass username=...")
     new = KernelSession(str(kit), username if secure else "admin", secure, float(timeout), origin=origin)

@@ -18,6 +18,15 @@ from ..poller import Poller
 log = logging.getLogger("flare_jupyter.widgets")
 
 
+def whole_number(label: str, value, low: int = 1, high: int = 100_000) -> int:
+    """A widget size given by the user: a whole number in [low, high], else one clear line."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        from ..errors import FlareError
+
+        raise FlareError(f"{label} must be a whole number from {low} to {high}, not {value!r}")
+    return value
+
+
 def widgets_render_here() -> bool:
     """True in a Jupyter kernel (a front end may draw widgets); False in a plain terminal IPython or Python."""
     try:

@@ -9,7 +9,7 @@ import ipywidgets as w
 import pandas as pd
 
 from .. import frames, render
-from ._base import Confirm, LiveWidget, button
+from ._base import Confirm, LiveWidget, button, whole_number
 from .monitor import JobMonitor
 
 STATUSES = [
@@ -232,6 +232,6 @@ def jobs_panel(poller=None, limit: int = 50) -> JobsPanel:
     from ..session import session
 
     session()  # not connected: one clear line now, not an empty panel
-    panel = JobsPanel(poller=poller, limit=limit)
+    panel = JobsPanel(poller=poller, limit=whole_number("limit", limit))
     panel._poller.prime(panel)  # shown with its jobs at once, not empty until the first tick
     return panel

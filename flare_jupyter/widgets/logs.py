@@ -9,7 +9,8 @@ from collections import deque
 import ipywidgets as w
 
 from .. import render
-from ._base import LiveWidget, button
+from ..errors import FlareError
+from ._base import LiveWidget, button, whole_number
 
 MAX_BUFFER = 5000
 
@@ -120,8 +121,13 @@ def log_viewer(
     from ..session import session
 
     s = session()
-    if job:
+    if not isinstance(target, str) or not target.strip():
+        raise FlareError(f"target must be 'server' or a client name, not {target!r}")
+    if job is not None:
         job = resolve_job(s, job)
-    viewer = LogViewer(target, job=job, lines=lines, follow=follow, poller=poller)
+        s.get_job_meta(job)  # an unknown job fails here, in one line, not in the widget
+    viewer = LogViewer(
+        target.strip(), job=job, lines=whole_number("lines", lines, high=MAX_BUFFER), follow=follow, poller=poller
+    )
     viewer._poller.prime(viewer)
     return viewer

@@ -383,11 +383,21 @@ def test_flare_cat_shows_each_file_under_its_name(ip, recorded, answers):
     text = ip.run_cell_magic("flare_cat", "server", "log.txt\nno_such_file.txt\n")
     log = answers("cat_target", target="server", file="log.txt")[-1]
     assert isinstance(text, TextResult)
-    assert text == f"==> log.txt <==\n{log}\n==> no_such_file.txt <==\n{NO_SUCH_FILE}"
+    complaint = NO_SUCH_FILE.strip().removeprefix("cat: ")
+    said = f"(error) %flare cat_target: cat on server said: {complaint}"
+    assert text == f"==> log.txt <==\n{log}\n==> no_such_file.txt <==\n{said}"
 
 
-def test_flare_cat_one_file_is_just_its_text(ip, recorded):
-    assert ip.run_cell_magic("flare_cat", "server", "no_such_file.txt") == NO_SUCH_FILE
+def test_flare_cat_one_file_is_just_its_text(ip, recorded, answers):
+    log = answers("cat_target", target="server", file="log.txt")[-1]
+    assert ip.run_cell_magic("flare_cat", "server", "log.txt") == log
+
+
+def test_flare_cat_of_a_missing_file_is_one_line_naming_it(ip, recorded):
+    # the server's cat answers with its complaint as text: that is an error, not the file's content
+    assert NO_SUCH_FILE.startswith("cat: ")
+    with pytest.raises(UsageError, match="cat on server said: no_such_file.txt: No such file or directory"):
+        ip.run_cell_magic("flare_cat", "server", "no_such_file.txt")
 
 
 def test_flare_cat_empty_cell_is_a_usage_error(ip, recorded):

@@ -76,3 +76,14 @@ def test_message_shows_as_plain_text():
 def test_message_html_is_escaped():
     page = Message(EVIL)._repr_html_()
     assert page == f"<span>{EVIL_ESCAPED}</span>"
+
+
+def test_dataframes_show_dollar_signs_literally_not_as_latex():
+    # a job named "$\alpha$" must read as typed: flare_jupyter marks DataFrame HTML for MathJax to ignore
+    import pandas as pd
+
+    import flare_jupyter  # noqa: F401
+
+    html = pd.DataFrame({"name": ["$\\alpha$ **b**"]})._repr_html_()
+    assert "mathjax_ignore" in html or "tex2jax_ignore" in html
+    assert "$\\alpha$ **b**" in html
