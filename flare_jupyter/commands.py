@@ -19,6 +19,13 @@ from . import frames
 from .render import Message, TextResult
 
 
+class ToolComplaint(UsageError):
+    """The target's shell tool answered with its own one-line complaint (no such file, bad option...)."""
+
+    def _render_traceback_(self):  # IPython hides the traceback of UsageError itself only, not of subclasses
+        return [f"UsageError: {self}"]
+
+
 class HelpShown(Exception):
     """``-h`` was given: the parser already printed the help."""
 
@@ -434,7 +441,10 @@ def _file_op(method: str, file_required: bool):
             text = call(args.target, args.options)
         tool = TOOLS.get(method)
         if isinstance(text, str) and tool and text.startswith(f"{tool}: ") and "\n" not in text.strip():
-            raise UsageError(f"%flare {method}: {tool} on {args.target} said: {text.strip()[len(tool) + 2 :]}")
+            said = text.strip()[len(tool) + 2 :]
+            if method == "grep_target":
+                said += f" (pattern {args.pattern!r})"
+            raise ToolComplaint(f"%flare {method}: {tool} on {args.target} said: {said}")
         return TextResult(text)
 
     return handler

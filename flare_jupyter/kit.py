@@ -212,11 +212,7 @@ def _usable_path(path) -> Path:
 
 
 def _kit_folder(path, report: _Report) -> Path | None:
-    try:
-        p = _usable_path(path)
-    except FlareError as e:
-        report.add("kit folder", "error", str(e))
-        return None
+    p = _usable_path(path)  # a path the system cannot look up is no kit to report on: one line
     if not p.is_dir():
         what = "is a file, not a folder" if p.exists() else "does not exist"
         report.add("kit folder", "error", f"{p} {what}: give the admin kit folder that holds startup/")

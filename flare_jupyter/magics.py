@@ -100,7 +100,7 @@ class FlareMagics(Magics):
                 return self._run(op, args)
             try:  # one missing file does not hide the others: its one-line error shows under its name
                 text = self._run(op, args)
-            except UsageError as e:
+            except commands.ToolComplaint as e:
                 text = f"(error) {e}"
             parts.append(f"==> {name} <==\n{text}")
         return TextResult("\n".join(parts))

@@ -295,8 +295,18 @@ class KernelSession:
 
 
 def _check_meta(folder: str) -> None:
-    """Refuse a job folder whose meta.json is not a JSON object (NVFlare's server fails on it with an internal
-    error); anything else is left to NVFlare's own checks, which say what is wrong in one line."""
+    """Refuse a job folder NVFlare would fail on unclearly: a symbolic link inside (its signing fails with a
+    runtime error) or a meta.json that is not a JSON object (its server fails with an internal error). Anything
+    else is left to NVFlare's own checks, which say what is wrong in one line."""
+    if "\x00" in folder:  # no system path holds one; NVFlare would fail with a bare ValueError
+        raise FlareError(f"the job folder was rejected: {folder!r} is not a valid folder (it holds a NUL character)")
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            if os.path.islink(os.path.join(root, name)):
+                raise FlareError(
+                    f"the job folder was rejected: {os.path.join(root, name)} is a symbolic link, and NVFlare signs "
+                    "job folders without links: copy the file in instead"
+                )
     meta = os.path.join(folder, "meta.json")
     if not os.path.isfile(meta):
         return
