@@ -7,6 +7,7 @@ conversion, ``poc.start``...), so the magic stays a thin layer. User mistakes ra
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import time
@@ -141,6 +142,26 @@ def resolve_job(session, text: str) -> str:
         shown = ", ".join(m[:13] for m in matches[:4])
         raise UsageError(f"job id prefix {text!r} matches {len(matches)} jobs ({shown}...): give more characters")
     return text  # unknown: let the server say so
+
+
+@contextlib.contextmanager
+def _starting(session, job: str, what: str):
+    """A job the server lists as running may not have its own process up yet (1-3 s after it starts), and NVFlare
+    then answers "no such job": say that it is starting, not that it does not exist."""
+    from . import compat
+
+    try:
+        yield
+    except compat.JobNotFound:
+        try:
+            status = str(session.get_job_meta(job).get("status", ""))
+        except Exception:
+            status = ""
+        if status in ("DISPATCHED", "RUNNING"):
+            raise UsageError(
+                f"job {job} is starting ({status}): its live {what} are not available yet, try again in a few seconds"
+            ) from None
+        raise
 
 
 def _targets(args) -> tuple[str, list[str] | None]:
@@ -344,7 +365,9 @@ def _job_log(session, args):
 @_arg("targets", nargs="*", help="client names (client only; default: all)")
 def _stats(session, args):
     """A running job's statistics on the server or clients, as a DataFrame (target, component, key, value)."""
-    return frames.stats_frame(session.show_stats(resolve_job(session, args.job), *_targets(args)))
+    job = resolve_job(session, args.job)
+    with _starting(session, job, "stats"):
+        return frames.stats_frame(session.show_stats(job, *_targets(args)))
 
 
 @operation("show_errors", "errors", group="jobs")
@@ -353,7 +376,9 @@ def _stats(session, args):
 @_arg("targets", nargs="*", help="client names (client only; default: all)")
 def _errors(session, args):
     """A running job's errors on the server or clients, as a DataFrame (empty when there are none)."""
-    return frames.errors_frame(session.show_errors(resolve_job(session, args.job), *_targets(args)))
+    job = resolve_job(session, args.job)
+    with _starting(session, job, "errors"):
+        return frames.errors_frame(session.show_errors(job, *_targets(args)))
 
 
 @operation("reset_errors", group="jobs")
@@ -368,7 +393,12 @@ def _reset_errors(session, args):
 @operation("do_app_command", "app_command", group="jobs")
 @_arg("job", **JOB)
 @_arg("topic", type=_nonblank, help="command topic the job's app understands")
-@_arg("--data", default=None, help="JSON command data (or use the %%%%flare_app_command cell magic)")
+@_arg(
+    "--data",
+    default=None,
+    help="JSON command data. IPython does not expand $variables on a line holding JSON braces: put the JSON in "
+    "the %%%%flare_app_command JOB TOPIC cell magic instead",
+)
 def _app_command(session, args):
     """Send a command to a running job's app; returns its answer."""
     data = parse_json(args.data) if args.data else None

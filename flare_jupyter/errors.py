@@ -75,7 +75,8 @@ def describe(exc: BaseException, op: str = "", job_id: str | None = None, target
     if isinstance(exc, compat.JobNotRunning):
         return f"{job} is not running, so it has no live {op or 'state'}: look at its log or result instead"
     if isinstance(exc, compat.JobNotDone):
-        return f"{job} is still running: wait for it to finish or abort it first"
+        what = job if job_id else (detail if "job" in detail.lower() else "the job")
+        return f"{what} is still running: wait for it to finish or abort it first ({op or 'this'} needs it done)"
     if isinstance(exc, compat.InvalidTarget):
         who = f"target {target!r}" if target else "that target"
         return f"{who} is not known to the server ({detail}): use 'server' or a connected client name"
@@ -97,6 +98,9 @@ def describe(exc: BaseException, op: str = "", job_id: str | None = None, target
         return f"NVFlare rejected the arguments: {exc.msg or detail}"
     if isinstance(exc, (ValueError, TypeError, compat.InvalidArgumentError)):
         return f"invalid argument: {detail}"
+    if isinstance(exc, compat.InternalError) and "reason=" in detail:
+        reason = detail.split("reason=", 1)[1].strip().strip("'\"")
+        return f"{op or 'the operation'} was refused by the server: {reason}"
     if isinstance(exc, compat.ClientsStillRunning):
         return "clients are still running: shut them down first"
     return f"{op or 'the operation'} failed: {name}: {detail}"

@@ -60,10 +60,12 @@ def pytest_sessionfinish(session, exitstatus):
     if factory is None:
         return
     base = str(factory.getbasetemp())
+    me = psutil.Process()
+    ours = {me.pid} | {p.pid for p in me.parents()}  # --basetemp on pytest's own command line is not a leak
     left = []
     for p in psutil.process_iter(["cmdline"]):
         try:
-            if any(base in part for part in p.info["cmdline"] or []):
+            if p.pid not in ours and any(base in part for part in p.info["cmdline"] or []):
                 left.append(p)
         except psutil.Error:
             pass

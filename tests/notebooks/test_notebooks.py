@@ -17,7 +17,7 @@ from run_notebook import run  # noqa: E402
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 #: What a reader must see in each notebook's outputs for it to have done its job.
 EXPECTED = {
-    "01_quickstart.ipynb": ["FINISHED:COMPLETED", "validation metric", "site-1", "site-2", "datetime64"],
+    "01_quickstart.ipynb": ["FINISHED:COMPLETED", "validation metric", "site-1", "site-2", "datetime64", "Figure"],
     "02_monitoring_and_dashboard.ipynb": [
         "FINISHED:COMPLETED",
         "FINISHED:ABORTED",
@@ -32,6 +32,26 @@ EXPECTED = {
         "accuracy",
         "Figure",
         "component",
+    ],
+    "04_operations.ipynb": [
+        "client.key is the private key of client.crt",
+        "RSA 2048-bit (content not shown)",
+        "client.key is open to group and others",
+        "root_url",
+        "no_jobs",
+        "New client site-2",
+        "log of server",
+        "FINISHED:COMPLETED, ",
+        " 0 ERROR lines",
+        "ServerRunner",
+        "Columns: [target, component, key, value]",
+        "no app command func for topic progress",
+        "AppCommandProcessor - ERROR",
+        "FINISHED:ABORTED",
+        "primary",
+        "nothing to promote",
+        "Restart the client",
+        "site-2 is connected: yes",
     ],
 }
 

@@ -142,8 +142,7 @@ def test_friendly_error_in_a_cell_shows_one_line(ip, cell, job_not_found):
             "do_app_command",
             {"job_id": FINISHED, "topic": "no_such_topic", "cmd_data": {"x": 1}},
             {"op": "do_app_command", "job_id": FINISHED},
-            "do_app_command failed: InternalError: error: rc='BAD_REQUEST_DATA' "
-            "reason='no app command func for topic no_such_topic'",
+            "do_app_command was refused by the server: no app command func for topic no_such_topic",
         ),
     ],
     ids=["JobNotFound", "JobNotRunning", "InvalidTarget", "InvalidJobDefinition", "SyntaxError", "InternalError"],
