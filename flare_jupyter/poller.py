@@ -19,6 +19,7 @@ A widget is a *subscriber*: an object with
 * ``watched_jobs(snapshot)``: the job ids it wants details for (``{}`` for none), given this tick's listing;
 * ``update(session, snapshot)``: apply the tick (set traits; may make its own calls); called on the poller thread;
 * ``poll_failed(message)``: show that this tick failed (a banner); the poller retries with backoff;
+* ``poll_succeeded()`` (optional): the server answered this tick: clear an outage banner;
 * ``done`` (bool): finished or closed; the poller drops it.
 """
 
@@ -195,6 +196,9 @@ class Poller:
             self.failures = 0
             for sub in subs:
                 try:
+                    cleared = getattr(sub, "poll_succeeded", None)
+                    if cleared is not None:  # the server answered: an outage banner goes, whatever this widget fetches
+                        cleared()
                     sub.update(s, snapshot)
                 except Exception as e:  # a widget's own calls failed: show it there, the others go on
                     sub.poll_failed(describe(e, "update"))

@@ -8,7 +8,6 @@ monitor recovers by itself. Every wait polls with a deadline.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from live_jobs import CLIENTS, slow_job, wait_finished
 import flare_jupyter as fj
 from flare_jupyter import commands, compat
 from flare_jupyter.poller import Poller
-from flare_jupyter.widgets import ClientsPanel, Dashboard, JobMonitor, LogViewer
+from flare_jupyter.widgets import Dashboard, JobMonitor, LogViewer
 from polling import wait_for
 from record import HOSTILE
 
@@ -142,31 +141,6 @@ def test_the_log_viewer_follows_the_server_log(live, jobs_dir):
     v.pattern.value = "no line has this 7f3a"
     wait_for(lambda: v.count.value.startswith("0 of"), timeout=30)
     v.close()
-
-
-def test_a_server_restart_under_a_live_monitor_shows_a_banner_then_recovers(live, poc_system, jobs_dir):
-    # a job the scheduler holds (it needs 3 clients, the system has 2) keeps its monitor live across the restart
-    job = live.submit_job(fj.examples.hello_numpy(jobs_dir / "held", num_rounds=1, min_clients=3, name="held"))
-    try:
-        m = fj.monitor(job)
-        clients = ClientsPanel()
-        wait_for(lambda: m.status == "SUBMITTED", timeout=30)
-        other = compat.open_session(poc_system.username, poc_system.kit, True, 10.0)  # not the kernel's session
-        restart = threading.Thread(target=lambda: _quietly(other.restart, "server"), daemon=True)
-        restart.start()
-        wait_for(lambda: m.message and "retrying" in m.message, timeout=90)
-        banner = m.banner.value
-        assert "retrying" in banner
-        restart.join(timeout=90)
-        other.close()
-        wait_for(lambda: m.message == "" and m.status == "SUBMITTED", timeout=120)
-        assert job in [j["job_id"] for j in live.list_jobs()]
-        wait_for(lambda: all(site in clients.table.value for site in CLIENTS), timeout=120)
-        clients.close()
-    finally:
-        live.abort_job(job)
-        wait_finished(live, job)
-        wait_for(lambda: {c.name for c in live.get_connected_client_list()} == CLIENTS, timeout=120)
 
 
 def test_ten_monitors_cost_one_status_call_per_tick(live, jobs_dir):
