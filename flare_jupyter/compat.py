@@ -93,6 +93,21 @@ def job_log_text(raw, job_id: str, target: str = "server") -> str:
     return raw.cat_target(target, file=f"{job_id}/log.txt")
 
 
+def admin_endpoint(admin: dict) -> tuple:
+    """(host, admin port) named by a kit's ``fed_admin.json`` ``admin`` section, in either release's shape:
+    ``host``/``port`` (2.7+), or the overseer agent's ``sp_end_point`` ``"host:fl_port:admin_port"`` (HA-era kits,
+    up to 2.6). A part the kit does not give is None. Pure: it reads the dict only."""
+    host, port = admin.get("host"), admin.get("port")
+    agent = admin.get("overseer_agent")
+    args = agent.get("args") if isinstance(agent, dict) else None
+    end_point = args.get("sp_end_point") if isinstance(args, dict) else None
+    if (host in (None, "") or port in (None, "")) and isinstance(end_point, str) and end_point.count(":") == 2:
+        sp_host, _, sp_admin_port = end_point.split(":")
+        host = sp_host if host in (None, "") else host
+        port = sp_admin_port if port in (None, "") else port
+    return host, port
+
+
 def _endpoint(raw) -> tuple[str, int, int | None]:
     """(host, admin port, federated-learning port) of the server this session talks to."""
     from .kit import read_admin_config
