@@ -94,8 +94,7 @@ def metrics(job_id: str) -> MetricsFrame:
 
     s, job, meta = _job(job_id)
     status = str(meta.get("status", ""))
-    cache = Poller.shared()._cache.get(job, {})
-    config = cache.get("config")
+    config = Poller.shared().config(job)
     if status == "RUNNING":
         text = s.job_progress_lines(job)
         if config is None:

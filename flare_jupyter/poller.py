@@ -151,10 +151,16 @@ class Poller:
                 self.tick()
             except Exception:  # never let the thread die silently: log and keep serving
                 log.exception("poller tick failed")
-            delay = self._interval_fn()
-            if self.failures:
-                delay = min(MAX_BACKOFF, delay * 2 ** min(self.failures, 5))
-            self._wake.wait(delay)
+            self._wake.wait(self.delay())
+
+    def delay(self) -> float:
+        """Seconds until the next tick: the configured interval, doubled per failed tick in a row (up to 30 s)."""
+        interval = self._interval_fn()
+        return min(MAX_BACKOFF, interval * 2 ** min(self.failures, 5)) if self.failures else interval
+
+    def config(self, job_id: str) -> str | None:
+        """The job's server config, if a monitor's polls already read it (None otherwise)."""
+        return self._cache.get(job_id, {}).get("config")
 
     def wake(self) -> None:
         """Poll now instead of at the next tick (e.g. after a refresh button)."""
@@ -212,7 +218,7 @@ class Poller:
 
     def _failed(self, subs, message: str, snapshot: Snapshot) -> Snapshot:
         self.failures += 1
-        delay = min(MAX_BACKOFF, self._interval_fn() * 2 ** min(self.failures, 5))
+        delay = self.delay()
         for sub in subs:
             try:
                 sub.poll_failed(f"{message} (retrying in {delay:.0f} s)")
