@@ -17,6 +17,7 @@ import json
 import statistics
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -43,6 +44,7 @@ def job_metas(n: int) -> list[dict]:
         meta = copy.copy(template)
         meta["job_id"] = f"{i:08x}-0000-4000-8000-{i:012x}"
         meta["submit_time"] = template["submit_time"] + i
+        meta["submit_time_iso"] = datetime.fromtimestamp(meta["submit_time"], timezone.utc).isoformat()
         meta["start_time"] = f"2026-11-29T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}.{i % 999999:06d}+00:00"
         meta["duration"] = f"{i // 3600}:{i // 60 % 60:02d}:{i % 60:02d}.{(i * 7919) % 999999:06d}"
         out.append(meta)

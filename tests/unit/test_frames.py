@@ -224,3 +224,58 @@ def test_durations_of_a_day_or_more_and_unreadable_ones():
     )
     assert df["duration"].tolist()[:2] == [pd.Timedelta(days=2, seconds=1.5), pd.Timedelta(days=1, seconds=86399)]
     assert df["duration"].isna().tolist() == [False, False, True, True]
+
+
+# every shape of time and duration NVFlare writes (and some it should not), with what a reader expects of each
+TIMES = [
+    ("2026-11-29T02:25:58.664702+00:00", pd.Timestamp("2026-11-29T02:25:58.664702Z")),  # submit_time_iso
+    ("2026-11-29T03:25:58.664702+01:00", pd.Timestamp("2026-11-29T02:25:58.664702Z")),  # another zone
+    ("2026-11-29T02:25:58", pd.Timestamp("2026-11-29T02:25:58Z")),  # naive: UTC
+    (1795919158.6647022, pd.Timestamp("2026-11-29T02:25:58.664702Z")),  # detailed submit_time (epoch seconds)
+    ("1795919158.5", pd.Timestamp("2026-11-29T02:25:58.5Z")),  # an epoch written as text
+    (None, pd.NaT),
+    ("", pd.NaT),
+    ("N/A", pd.NaT),
+    (float("nan"), pd.NaT),
+    (1e300, pd.NaT),  # beyond any calendar
+]
+DURATIONS = [
+    ("0:00:15.904866", pd.Timedelta("0:00:15.904866")),
+    ("13:05:01.000001", pd.Timedelta("13:05:01.000001")),
+    ("0:00:15", pd.Timedelta(seconds=15)),  # str(timedelta) drops whole-second fractions
+    ("1 day, 0:00:01", pd.Timedelta(days=1, seconds=1)),
+    ("-1 day, 23:59:59.500000", pd.Timedelta(seconds=-0.5)),
+    ("0:00:15.90486x", pd.NaT),
+    ("N/A", pd.NaT),
+    (None, pd.NaT),
+    (["0:00:01.000000"], pd.NaT),
+]
+
+
+@pytest.mark.parametrize("copies", [1, frames._LOOP_LIMIT + 1], ids=["few jobs (loop)", "many jobs (vectorized)"])
+def test_times_read_alike_for_few_and_many_values(copies):
+    values = [v for v, _ in TIMES] * copies
+    out = pd.Series(frames._times(values))
+    assert str(out.dtype) == "datetime64[us, UTC]"
+    for i, (value, expected) in enumerate(TIMES):
+        got = out[i]
+        assert (pd.isna(got) and pd.isna(expected)) or got == expected, f"{value!r} read as {got}"
+
+
+@pytest.mark.parametrize("copies", [1, 1000])
+def test_durations_read_alike_for_few_and_many_values(copies):
+    values = [v for v, _ in DURATIONS] * copies
+    out = pd.Series(frames._durations(values))
+    assert str(out.dtype) == "timedelta64[us]"
+    for i, (value, expected) in enumerate(DURATIONS * copies):
+        got = out[i]
+        assert (pd.isna(got) and pd.isna(expected)) or got == expected, f"{value!r} read as {got}"
+
+
+def test_job_list_keeps_fields_only_some_jobs_have(answers):
+    jobs = answers("list_jobs", detailed=True)[-1]
+    first, second = dict(jobs[0]), dict(jobs[1])
+    second["custom_field"] = "only here"
+    df = frames.jobs_frame([first, second])
+    assert df["custom_field"].isna().tolist() == [True, False]
+    assert list(df.columns[: len(frames.JOB_COLUMNS)]) == frames.JOB_COLUMNS
