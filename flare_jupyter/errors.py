@@ -95,7 +95,10 @@ def describe(exc: BaseException, op: str = "", job_id: str | None = None, target
     if isinstance(exc, compat.NotSupported):
         return detail
     if isinstance(exc, SyntaxError):
-        return f"NVFlare rejected the arguments: {exc.msg or detail}"
+        said = exc.msg or detail
+        if target and "target" in said and str(target) not in said:  # older releases do not say which target
+            said = f"{said.rstrip('.')} (target {target!r})"
+        return f"NVFlare rejected the arguments: {said}"
     if isinstance(exc, (ValueError, TypeError, compat.InvalidArgumentError)):
         return f"invalid argument: {detail}"
     if isinstance(exc, compat.InternalError) and "reason=" in detail:

@@ -21,7 +21,7 @@ def hello_numpy(dest: str | os.PathLike, num_rounds: int = 3, min_clients: int =
     for label, value in (("num_rounds", num_rounds), ("min_clients", min_clients)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise FlareError(f"{label} must be a whole number >= 1, not {value!r}")
-    from nvflare.app_common.np.recipes.fedavg import NumpyFedAvgRecipe
+    from .compat import NumpyFedAvgRecipe
 
     dest = Path(dest).expanduser().resolve()
     dest.mkdir(parents=True, exist_ok=True)

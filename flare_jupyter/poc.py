@@ -61,6 +61,8 @@ def _port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def project_yaml(n_clients: int, fl_port: int, admin_port: int) -> str:
+    from . import compat
+
     clients = "".join(f"  - name: site-{i}\n    type: client\n    org: nvidia\n" for i in range(1, n_clients + 1))
     return f"""api_version: 3
 name: {PROJECT}
@@ -75,14 +77,7 @@ participants:
     type: admin
     org: nvidia
     role: project_admin
-builders:
-  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
-  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
-    args:
-      config_folder: config
-  - path: nvflare.lighter.impl.cert.CertBuilder
-  - path: nvflare.lighter.impl.signature.SignatureBuilder
-"""
+""" + compat.poc_project_builders(fl_port, admin_port)
 
 
 def _env(workspace: Path) -> dict:
@@ -95,6 +90,7 @@ def _env(workspace: Path) -> dict:
     home.mkdir(parents=True, exist_ok=True)
     env["HOME"] = str(home)
     env.pop("PYTHONPATH", None)
+    env.pop("NVFL_WORKSPACE", None)  # sub_start.sh would run the participant in that folder instead
     return env
 
 
@@ -131,31 +127,68 @@ class PocSystem:
         self.workspace.mkdir(parents=True, exist_ok=True)
         project = self.workspace / "project.yml"
         project.write_text(project_yaml(len(self.clients), self.fl_port, self.admin_port))
-        cmd = [sys.executable, "-m", "nvflare.cli", "poc", "prepare", "-i", str(project), "--force"]
-        out = subprocess.run(cmd, env=_env(self.workspace), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        from . import compat
+
+        flags, answer = compat.poc_prepare_args()
+        cmd = [sys.executable, "-m", "nvflare.cli", "poc", "prepare", "-i", str(project), *flags]
+        out = subprocess.run(cmd, env=_env(self.workspace), capture_output=True, text=True, input=answer)
         if out.returncode != 0 or not Path(self.kit, "startup", "fed_admin.json").is_file():
-            tail = (out.stderr or out.stdout or "").strip().splitlines()[-5:]
+            tail = ((out.stderr or "").strip() or (out.stdout or "").strip()).splitlines()[-5:]
             raise FlareError(f"nvflare poc prepare failed (exit {out.returncode}): {' | '.join(tail)}")
 
     def launch(self) -> None:
-        """Start the server and every client at once, each in its own process group."""
+        """Start the server and every client at once, each under its kit's own ``sub_start.sh`` watchdog (which
+        restarts it after a crash or a ``restart`` command), each in its own process group.
+
+        The watchdog waits 5 s before its first start. Where the script has a run-once mode (2.6 and later), the
+        first run is started at once in that mode and handed to the watchdog through ``pid.fl``, the file the
+        watchdog itself reads: it then only watches, and restarts the participant when it exits."""
+        from . import compat
+
         env = _env(self.workspace)
+        first = {}
         for name in self.participants:
-            folder = self.prod_dir / name
-            console = open(folder / "poc_console.log", "ab")
-            try:
-                self._procs[name] = subprocess.Popen(
-                    ["bash", str(folder / "startup" / "sub_start.sh")],
-                    cwd=folder,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=console,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            finally:
-                console.close()
+            once = compat.sub_start_once_flag(self.prod_dir / name / "startup" / "sub_start.sh")
+            if once:
+                first[name] = self._spawn(f"{name} (first run)", name, env, once)
+        for name, proc in first.items():
+            pid = self._participant_pid(name, proc)
+            (self.prod_dir / name / "pid.fl").write_text(f"{pid}\n")
+            # the first run is our child, not the watchdog's: reap it the moment it exits, or the watchdog's
+            # ``kill -0`` would see a zombie as alive and never restart the participant
+            threading.Thread(target=proc.wait, name=f"flare-jupyter reaper ({name})", daemon=True).start()
+        for name in self.participants:
+            self._spawn(name, name, env)
         self.started_at = time.monotonic()
+
+    def _spawn(self, key: str, name: str, env: dict, *args: str) -> subprocess.Popen:
+        folder = self.prod_dir / name
+        with open(folder / "poc_console.log", "ab") as console:
+            proc = subprocess.Popen(
+                ["bash", str(folder / "startup" / "sub_start.sh"), *args],
+                cwd=folder,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._procs[key] = proc
+        return proc
+
+    def _participant_pid(self, name: str, proc: subprocess.Popen, timeout: float = 30.0) -> int:
+        """The pid of the FLARE process a run-once ``sub_start.sh`` became (it ``exec``s python), once it has."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise FlareError(f"{name} exited during start-up: {self.log_tail(name)}")
+            try:
+                if any("nvflare.private.fed.app" in part for part in psutil.Process(proc.pid).cmdline()):
+                    return proc.pid
+            except psutil.Error:
+                pass
+            time.sleep(0.01)
+        raise FlareError(f"{name} did not start within {timeout:g} s: {self.log_tail(name)}")
 
     def wait_ready(self, timeout: float, progress=None) -> None:
         """Poll until the admin port answers and every client is connected; on failure, say which part failed
@@ -166,7 +199,7 @@ class PocSystem:
         raw, last_error, seen = None, "", set()
         try:
             while time.monotonic() < deadline:
-                dead = [n for n, p in self._procs.items() if p.poll() is not None]
+                dead = [key.split()[0] for key, p in self._procs.items() if p.poll() is not None]
                 if dead:
                     raise FlareError(f"{dead[0]} exited during start-up: {self.log_tail(dead[0])}")
                 try:
@@ -267,7 +300,9 @@ class PocSystem:
 
     # -- display ---------------------------------------------------------------------------------------------
     def status(self) -> dict:
-        alive = {n: p.poll() is None for n, p in self._procs.items()}
+        alive = {n: False for n in self.participants}
+        for key, p in self._procs.items():  # a participant is up while its watchdog or its first run is
+            alive[key.split()[0]] |= p.poll() is None
         return {
             "state": "running" if self.running() else "stopped",
             "server": f"localhost:{self.admin_port} (admin), {self.fl_port} (federated learning)",
@@ -365,8 +400,8 @@ def start(
             say(f"provisioning a FLARE project with {n_clients} clients in {system.workspace} ...")
             system.prepare()
             say(f"starting the server (admin port {admin_port}) and {n_clients} clients ...")
-            system.launch()
             try:
+                system.launch()
                 system.wait_ready(timeout, progress=None)
             except BaseException:
                 system.stop()

@@ -50,7 +50,7 @@ def flare_process(system, name: str) -> psutil.Process:
     folder = _folder(system, name)
     found = []
     for p in system.processes():
-        words = _cmdline(p).split()
+        words = [os.path.normpath(w) for w in _cmdline(p).split()]  # nvflare 2.5 passes <folder>/startup/..
         if any(module in w for w in words) and folder in words:
             found.append(p)
     assert len(found) == 1, f"expected one {module} process for {name}, found {[(p.pid, _cmdline(p)) for p in found]}"

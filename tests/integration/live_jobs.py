@@ -22,9 +22,12 @@ _SLOW_CLIENT = """\
 import time
 
 import nvflare.client as flare
+import nvflare.client.api as client_api
 from nvflare.app_common.abstract.fl_model import FLModel
 
-api = flare.init().api
+context = flare.init()
+# the client API object: the context's in newer releases (2.9), module-wide in 2.5 (where init() answers None)
+api = context.api if context is not None else client_api.client_api
 
 
 def asked_to_end():

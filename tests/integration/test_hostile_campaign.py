@@ -41,7 +41,7 @@ from IPython.core.error import UsageError
 from live_jobs import usage_error_line, wait_all_finished
 
 import flare_jupyter as fj
-from flare_jupyter import commands
+from flare_jupyter import commands, compat
 from flare_jupyter.poller import Poller
 from flare_jupyter.widgets._base import LiveWidget
 from polling import wait_for
@@ -49,6 +49,12 @@ from polling import wait_for
 AMBIGUOUS = ("job id prefix '{prefix}' matches", "give more characters")
 UNKNOWN_JOB = ("does not exist on the server",)
 REJECTED = ("NVFlare rejected the arguments",)
+# Where releases differ. nvflare 2.5's server runs its file commands through a shell: options reach GNU head/tail
+# as they are (a valid command there), and a grep pattern with shell syntax is refused by us before it is sent
+# (newer servers search for it literally). Its promote_sp checks the endpoint's form before anything else.
+SHELL = compat.SERVER_COMMANDS_USE_A_SHELL
+SHELL_PATTERN = ("holds shell syntax", "refused") if SHELL else ()
+PROMOTE_SHELL = ("sp_string must be of the format",) if compat.HAS_SERVICE_PROVIDERS else ("nothing to promote",)
 
 
 def empty_frame(result, ctx):
@@ -105,13 +111,29 @@ CASES = [
     magic("ls-absolute-path", "%flare ls server --path /etc", "absolute path is not allowed"),
     magic("ls-shell-options", "%flare ls server --options '$(touch {canary})'", "options must be a string of only"),
     magic("cat-absolute-path", "%flare cat server --file /etc/passwd", "absolute path is not allowed"),
-    magic("head-negative-lines", "%flare head server --file log.txt --options '-n -5'", "-5"),
+    # nvflare 2.5's server hands options to GNU head/tail in a shell, where "-n -5" means "all but the last 5"
+    magic(
+        "head-negative-lines",
+        "%flare head server --file log.txt --options '-n -5'",
+        *([] if SHELL else ["-5"]),
+        handled=SHELL,
+    ),
     magic("tail-shell-file", "%flare tail server --file 'log.txt; touch {canary}'", "unsupported characters in path"),
-    magic("grep-dollar-paren", "%flare grep server --file log.txt --pattern '$(touch {canary})'", handled=True),
-    magic("grep-backticks", "%flare grep server --file log.txt --pattern '`touch {canary}`'", handled=True),
+    magic(
+        "grep-dollar-paren",
+        "%flare grep server --file log.txt --pattern '$(touch {canary})'",
+        *SHELL_PATTERN,
+        handled=not SHELL,
+    ),
+    magic(
+        "grep-backticks",
+        "%flare grep server --file log.txt --pattern '`touch {canary}`'",
+        *SHELL_PATTERN,
+        handled=not SHELL,
+    ),
     magic("grep-invalid-regex", "%flare grep server --file log.txt --pattern '['", "["),
     magic("head-log-pipe", "%flare head_target_log server --options '| cat /etc/passwd'", "options must be a string"),
-    magic("log-negative-lines", "%flare log server --options '-n -1'", "-1"),
+    magic("log-negative-lines", "%flare log server --options '-n -1'", *([] if SHELL else ["-1"]), handled=SHELL),
     # -- %flare: system ----------------------------------------------------------------------------------------------
     magic("restart-unknown-target", "%flare restart everything", "invalid choice: 'everything'"),
     magic("shutdown-unknown-target", "%flare shutdown nowhere", "invalid choice: 'nowhere'"),
@@ -120,7 +142,7 @@ CASES = [
     magic("set-timeout-overflow", "%flare set_timeout 1e400", "'1e400' must be a positive number"),
     magic("list-sp-extra", "%flare list_sp extra", "unrecognized arguments: extra"),
     magic("active-sp-control-chars", "%flare get_active_sp $CONTROL", "unrecognized arguments"),
-    magic("promote-sp-shell", "%flare promote_sp '$(touch {canary})'", "nothing to promote"),
+    magic("promote-sp-shell", "%flare promote_sp '$(touch {canary})'", *PROMOTE_SHELL),
     # -- %flare: widgets and analysis --------------------------------------------------------------------------------
     magic("jobs-panel-float-limit", "%flare jobs_panel --limit 1e9", "'1e9' is not a whole number"),
     magic("clients-panel-extra", "%flare clients_panel extra", "unrecognized arguments: extra"),
@@ -152,9 +174,19 @@ CASES = [
     api("api-list-negative-limit", "live.list_jobs(limit=-1)", "limit"),
     api("api-list-str-limit", 'live.list_jobs(limit="x")', "limit must be a whole number"),
     api("api-cat-dotdot", 'live.cat_target("server", file="../../etc/passwd")', ".. in path name is not allowed"),
-    api("api-grep-dollar", 'live.grep_target("server", pattern=f"$(touch {CANARY})", file="log.txt")', handled=True),
+    api(
+        "api-grep-dollar",
+        'live.grep_target("server", pattern=f"$(touch {CANARY})", file="log.txt")',
+        *SHELL_PATTERN,
+        handled=not SHELL,
+    ),
     api("api-grep-semicolon", 'live.grep_target("server", pattern=f"; touch {CANARY}", file="log.txt")', handled=True),
-    api("api-grep-backticks", 'live.grep_target("server", pattern=f"`touch {CANARY}`", file="log.txt")', handled=True),
+    api(
+        "api-grep-backticks",
+        'live.grep_target("server", pattern=f"`touch {CANARY}`", file="log.txt")',
+        *SHELL_PATTERN,
+        handled=not SHELL,
+    ),
     api("api-app-command-bad-json", 'live.do_app_command(JOB, "topic", "{not json")', "is not running"),
     api("api-app-command-huge", 'live.do_app_command(JOB, "topic", HUGE)', "is not running"),
     api("api-submit-file", "live.submit_job(A_FILE)", "the job folder was rejected", "is not a valid folder"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -104,7 +105,8 @@ def test_clients_env_client_status_list_sp_and_pwd(s, flare, poc_system):
     env = flare("env")
     assert set(env["site_name"]) == CLIENTS
     assert env["secure_mode"].dtype == "boolean" and env["secure_mode"].all()
-    assert set(env["workspace"]) == {str(poc_system.prod_dir / c) for c in CLIENTS}
+    # older releases name it <site>/startup/.. (compat): the same folder
+    assert {os.path.normpath(w) for w in env["workspace"]} == {str(poc_system.prod_dir / c) for c in CLIENTS}
     assert flare("get_client_env site-1")["site_name"].tolist() == ["site-1"]
 
     status = flare("client_status")

@@ -146,7 +146,12 @@ def test_unreachable_server_names_it_and_keeps_the_previous_session(mistake, poc
     config = json.loads(config_file.read_text())
     port = fj.poc.free_ports(1)[0]
     assert port not in (poc_system.admin_port, poc_system.fl_port)
-    config["admin"]["port"] = port
+    agent = config["admin"].get("overseer_agent")
+    if agent:  # an HA-era kit (nvflare < 2.7) names the server in its overseer agent's sp_end_point (compat)
+        host, fl_port, _ = agent["args"]["sp_end_point"].split(":")
+        agent["args"]["sp_end_point"] = f"{host}:{fl_port}:{port}"
+    else:
+        config["admin"]["port"] = port
     config_file.write_text(json.dumps(config, indent=2))
 
     previous = fj.session()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,22 @@ def s(live):
 
 def job_ids(s) -> list[str]:
     return [j["job_id"] for j in s.list_jobs()]
+
+
+def raised(call, error: type[BaseException]) -> BaseException | None:
+    """The ``error`` that ``call()`` raised, or None when it answered."""
+    try:
+        call()
+    except error as e:
+        return e
+    except compat.JobNotFound:  # nvflare 2.5, for a moment while the aborted job's processes end
+        return None
+    return None
+
+
+def assert_abort_answer(answer):
+    """NVFlare's own answer, passed through: None in releases whose ``abort_job`` returns nothing (compat)."""
+    assert answer is None if compat.ABORT_JOB_RETURNS_NONE else answer
 
 
 # -- jobs ---------------------------------------------------------------------------------------------------------
@@ -81,15 +99,15 @@ def test_live_stats_errors_status_and_app_command_of_a_running_job_then_abort(s,
         line = one_line(bad_topic.value)
         assert "no_such_topic" in line and "do_app_command" in line
 
-        assert s.abort_job(job_id)
+        assert_abort_answer(s.abort_job(job_id))
     finally:
         final = wait_finished(s, job_id)
     assert final == "FINISHED:ABORTED"
 
     for call in (lambda: s.show_stats(job_id, "server"), lambda: s.show_errors(job_id, "client")):
-        with pytest.raises(compat.JobNotRunning) as not_running:
-            call()
-        assert job_id in one_line(not_running.value) and "not running" in str(not_running.value)
+        # nvflare 2.5 reads FINISHED:ABORTED a moment before the job's processes end (stats answer {} meanwhile)
+        not_running = wait_for(lambda c=call: raised(c, compat.JobNotRunning), timeout=30)
+        assert job_id in one_line(not_running) and "not running" in str(not_running)
 
 
 @pytest.mark.parametrize("op", ["show_stats", "show_errors"])
@@ -127,12 +145,13 @@ def test_clone_abort_and_delete(s, finished_job):
     assert UUID.match(clone) and clone != finished_job
     assert s.get_job_meta(clone)["cloned_from"] == finished_job
     try:
-        assert s.abort_job(clone)
+        assert_abort_answer(s.abort_job(clone))
     finally:
         final = wait_finished(s, clone)
     assert final == "FINISHED:ABORTED"
 
-    s.delete_job(clone)
+    answer = s.delete_job(clone)
+    assert answer is None if compat.DELETE_JOB_RETURNS_NONE else answer
     with pytest.raises(compat.JobNotFound) as gone:
         s.get_job_meta(clone)
     assert clone in one_line(gone.value)
@@ -157,7 +176,8 @@ def test_connected_clients_env_and_job_status(s, poc_system):
     envs = {e["site_name"]: e for e in s.get_client_env()}
     assert set(envs) == CLIENTS
     for name, env in envs.items():
-        assert env["workspace"] == str(poc_system.prod_dir / name)
+        # older releases name it <site>/startup/.. (compat): the same folder
+        assert os.path.normpath(env["workspace"]) == str(poc_system.prod_dir / name)
         assert env["secure_mode"] is True
         assert env["root_url"].endswith(f":{poc_system.fl_port}")
     assert [e["site_name"] for e in s.get_client_env(["site-2"])] == ["site-2"]
@@ -235,7 +255,13 @@ def test_service_providers_describe_the_single_server(s, poc_system):
     assert sp["name"] == "localhost" and sp["primary"] is True
     assert sp["admin_port"] == str(poc_system.admin_port)
     assert sp["fl_port"] == str(poc_system.fl_port)
-    assert s.get_active_sp() == sp
+    active = s.get_active_sp()
+    if compat.HAS_SERVICE_PROVIDERS:  # NVFlare's own answers: list entries and the active SP differ in shape
+        assert sp["sp_end_point"] == f"localhost:{poc_system.fl_port}:{poc_system.admin_port}"
+        shared = ("name", "fl_port", "admin_port", "primary", "service_session_id")
+        assert {k: active[k] for k in shared} == {k: sp[k] for k in shared}
+    else:
+        assert active == sp
 
     with pytest.raises(compat.NotSupported) as e:
         s.promote_sp(f"localhost:{poc_system.fl_port}:{poc_system.admin_port}")
@@ -281,7 +307,7 @@ def test_session_repr_shows_server_user_mode_version_and_clients(live, poc_syste
     assert f"server: localhost:{poc_system.admin_port}" in text
     assert f"user: {poc_system.username}" in text
     assert "mode: secure" in text
-    assert f"nvflare: {compat.NVFLARE_VERSION}" in text and str(compat.NVFLARE_VERSION) == "2.9.0"
+    assert f"nvflare: {compat.NVFLARE_VERSION}" in text and str(compat.NVFLARE_VERSION) == metadata.version("nvflare")
     assert "system: embedded (POC)" in text
     assert "clients: site-1, site-2" in text
     assert "state: connected" in text
@@ -306,7 +332,11 @@ def test_arguments_nvflare_rejects_are_one_clear_line(s, call, says):
 
 @pytest.mark.parametrize("target", ["site-1", "site-9"])
 def test_job_log_of_a_target_without_one_says_why_in_one_line(s, finished_job, target):
-    # clients do not stream their job logs to this server, and site-9 does not exist: never a silent empty log
+    # never a silent empty log. With get_job_logs (compat.HAS_JOB_LOGS) clients do not stream their job logs to this
+    # server; before, a client's log is read from the job folder the client keeps. site-9 does not exist.
+    if not compat.HAS_JOB_LOGS and target == "site-1":
+        assert "Worker_process started" in s.job_log(finished_job, target)
+        return
     with pytest.raises(compat.NotSupported) as e:
         s.job_log(finished_job, target)
     line = one_line(e.value)
