@@ -142,6 +142,7 @@ def main() -> int:
                 results["nvflare_monitor_job"][str(n)] = nvflare_monitor_cost(raw, jobs[:n], polls=3)
             for job in jobs:
                 raw.abort_job(job)
+            counted.close()  # NVFlare sessions left open keep non-daemon threads: the interpreter would not exit
             raw.close()
         finally:
             fj.poc.stop()

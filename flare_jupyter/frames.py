@@ -85,24 +85,28 @@ def _durations(values: list) -> np.ndarray:
     """Python's ``str(timedelta)`` texts to ``timedelta64[us]``; 'N/A', blanks and anything else to NaT.
 
     NVFlare's durations are nearly always 'H:MM:SS.ffffff' (14 or 15 characters). Those are read all at once from
-    the characters' positions (numpy on the code points); the rest (days, whole seconds, 'N/A') one by one."""
+    the characters' positions (numpy on the bytes); the rest (days, whole seconds, 'N/A') one by one."""
     n = len(values)
     micros = np.full(n, _NAT, dtype=np.int64)
-    texts = [v if isinstance(v, str) else "" for v in values]
-    codes = np.array(texts, dtype="U15") if n else np.empty(0, dtype="U15")  # longer texts are cut: not 14/15
-    length = np.char.str_len(codes)
-    chars = codes.view(np.uint32).reshape(n, 15).astype(np.int64) - ord("0")  # digits 0..9; ':' 10; '.' -2
+    texts = [v if isinstance(v, str) and v.isascii() else "" for v in values]
+    raw = np.array(texts, dtype="S15") if n else np.empty(0, dtype="S15")  # longer texts are cut: not 14/15
+    length = np.char.str_len(raw)
     done = np.zeros(n, dtype=bool)
     for hours in (1, 2):  # 'H:MM:SS.ffffff' and 'HH:MM:SS.ffffff'
         rows = np.flatnonzero(length == 13 + hours)
         if not len(rows):
             continue
-        c = chars[rows, : 13 + hours]
-        digits = np.delete(c, [hours, hours + 3, hours + 6], axis=1)
-        ok = ((digits >= 0) & (digits <= 9)).all(axis=1)
-        ok &= (c[:, hours] == 10) & (c[:, hours + 3] == 10) & (c[:, hours + 6] == ord(".") - ord("0"))
-        place = 10 ** np.arange(digits.shape[1] - 1, -1, -1, dtype=np.int64)  # the digits as one number HMMSSffffff
-        h, rest = np.divmod(digits @ place, 10**10)
+        chars = raw[rows].view(np.uint8).reshape(len(rows), 15) - np.uint8(ord("0"))  # a digit is 0..9 now
+        separators = {hours: ord(":"), hours + 3: ord(":"), hours + 6: ord(".")}
+        ok = np.ones(len(rows), dtype=bool)
+        number = np.zeros(len(rows), dtype=np.int64)  # the digits read as one number, HMMSSffffff
+        for i in range(13 + hours):
+            if i in separators:
+                ok &= chars[:, i] == np.uint8((separators[i] - ord("0")) % 256)
+            else:
+                ok &= chars[:, i] <= 9  # anything else wrapped around past 9
+                number = number * 10 + chars[:, i]
+        h, rest = np.divmod(number, 10**10)
         m, rest = np.divmod(rest, 10**8)
         sec, frac = np.divmod(rest, 10**6)
         ok &= (m < 60) & (sec < 60)
