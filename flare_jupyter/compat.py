@@ -32,6 +32,8 @@ Known differences:
   of 2.5 has no ``--force`` (it asks on stdin whether to replace an existing workspace).
 * Federated statistics over pandas (``DFStatisticsCore``, which our fed-stats example job runs) exist in newer
   releases (2.9; not 2.5): ``HAS_DF_STATISTICS``.
+* A kit's ``sub_start.sh`` has a run-once mode (``--once``) in newer releases (2.9; not 2.5); its watchdog loop waits
+  5 s before it first starts the participant (``sub_start_once_flag``; the embedded system starts faster with it).
 * Job recipes (``NumpyFedAvgRecipe``) exist from 2.7; before, ``NumpyFedAvgRecipe`` here writes the same job with
   the ``FedJob`` API.
 """
@@ -420,7 +422,7 @@ def poc_prepare_args() -> tuple[list[str], str]:
 
 def sub_start_once_flag(script: Path) -> str | None:
     """The flag that makes a kit's ``sub_start.sh`` start its participant at once and without its watchdog loop
-    (``--once`` since 2.6), or None when this release's script has no such mode (2.5: the watchdog only, whose
+    (``--once`` in 2.9), or None when this release's script has no such mode (2.5: the watchdog only, whose
     loop waits 5 s before it first starts the participant)."""
     try:
         return "--once" if "--once)" in script.read_text() else None

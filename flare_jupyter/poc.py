@@ -140,7 +140,7 @@ class PocSystem:
         """Start the server and every client at once, each under its kit's own ``sub_start.sh`` watchdog (which
         restarts it after a crash or a ``restart`` command), each in its own process group.
 
-        The watchdog waits 5 s before its first start. Where the script has a run-once mode (2.6 and later), the
+        The watchdog waits 5 s before its first start. Where the script has a run-once mode (2.9; not 2.5), the
         first run is started at once in that mode and handed to the watchdog through ``pid.fl``, the file the
         watchdog itself reads: it then only watches, and restarts the participant when it exits."""
         from . import compat

@@ -326,10 +326,15 @@ def _check_seconds(label: str, value) -> None:
         raise FlareError(f"{label} must be a positive number of seconds, not {value!r}")
 
 
+@functools.lru_cache(maxsize=None)
+def _signature(name: str) -> inspect.Signature:
+    return inspect.signature(getattr(compat.RawSession, name))
+
+
 def _arguments(name: str, args: tuple, kwargs: dict) -> dict:
     """The call's arguments by name ({} when they do not fit NVFlare's signature: NVFlare will say so)."""
     try:
-        return inspect.signature(getattr(compat.RawSession, name)).bind_partial(None, *args, **kwargs).arguments
+        return _signature(name).bind_partial(None, *args, **kwargs).arguments
     except (TypeError, ValueError, AttributeError):
         return {}
 

@@ -12,22 +12,14 @@ import flare_jupyter as fj
 from flare_jupyter import compat
 from polling import wait_for
 
-#: Tests that cannot pass on an older NVFlare release (run by scripts/test-nvflare25.sh), and why: skipped there.
-NEEDS_NEWER_NVFLARE = {
-    "test_a_server_restart_under_a_live_monitor_shows_a_banner_then_recovers": (
-        "nvflare 2.5's server is back within the session's reconnect window, so a restart may never show a banner"
-    ),
-}
-
 
 def pytest_collection_modifyitems(items):
     for item in items:
         if "/integration/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+        # fed stats jobs are built on NVFlare's DataFrame statistics, which 2.5 lacks (scripts/test-nvflare25.sh)
         if "stats_job" in getattr(item, "fixturenames", ()) and not compat.HAS_DF_STATISTICS:
             item.add_marker(pytest.mark.skip(reason=f"nvflare {compat.NVFLARE_VERSION} has no DFStatisticsCore"))
-        if item.name in NEEDS_NEWER_NVFLARE and compat.HAS_SERVICE_PROVIDERS:
-            item.add_marker(pytest.mark.skip(reason=NEEDS_NEWER_NVFLARE[item.name]))
 
 
 @pytest.fixture(scope="session")
