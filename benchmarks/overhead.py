@@ -1,6 +1,6 @@
 """Magic overhead and poller cost, against raw NVFlare on the same embedded system.
 
-    .venv/bin/python benchmarks/overhead.py [--repeat 30] [--json out.json]
+    .venv/bin/python benchmarks/overhead.py [--repeat 100] [--json out.json]
 
 1. Magic overhead: ``%flare list_jobs`` (a DataFrame) and ``%flare get_job_meta JOB`` through IPython, against the
    raw ``nvflare.fuel.flare_api.Session`` calls (a second, plain NVFlare session), with 0, 50 and 200 jobs on the
@@ -114,7 +114,7 @@ def nvflare_monitor_cost(raw, jobs: list[str], polls: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=100)
     parser.add_argument("--ticks", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
