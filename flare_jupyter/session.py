@@ -326,7 +326,7 @@ def _check_seconds(label: str, value) -> None:
         raise FlareError(f"{label} must be a positive number of seconds, not {value!r}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _signature(name: str) -> inspect.Signature:
     return inspect.signature(getattr(compat.RawSession, name))
 
