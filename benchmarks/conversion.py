@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+from _results import save
 
 from flare_jupyter import frames
 
@@ -125,9 +126,7 @@ def main() -> int:
                 f"pandas.DataFrame(records) {row['baseline_s'] * 1000:8.1f} ms, ratio {row['ratio']:.2f}x, "
                 f"{row['us_per_record']:.2f} us/record"
             )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    save(args.json, results)
     return 0
 
 

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -21,6 +20,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from _results import save
 from IPython.core.interactiveshell import InteractiveShell
 
 import flare_jupyter as fj
@@ -162,9 +162,7 @@ def main() -> int:
             f"NVFlare monitor_job on {n} job(s), one after the other: {r['calls_per_poll_all_jobs']:.1f} calls per "
             "poll round, kernel blocked"
         )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    save(args.json, results)
     return 0
 
 

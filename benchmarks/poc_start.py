@@ -10,7 +10,6 @@ readiness polled through an admin session. Runs alternate (ours, by hand, ours, 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import statistics
@@ -21,6 +20,7 @@ import time
 from pathlib import Path
 
 import psutil
+from _results import save
 
 import flare_jupyter as fj
 from flare_jupyter import compat
@@ -97,9 +97,7 @@ def main() -> int:
         f"time-to-ready: fj.poc.start() {result['ours']:.1f} s, nvflare poc prepare + start by hand "
         f"{result['by_hand']:.1f} s, ratio {result['ratio']:.2f}x"
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    save(args.json, result)
     return 0
 
 

@@ -9,7 +9,6 @@ reports the total time (target <= 60 s on 2 cores) and each cell's share, from n
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -17,8 +16,11 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from _results import save
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
+
 from run_notebook import run  # noqa: E402
 
 
@@ -53,9 +55,7 @@ def main() -> int:
     )
     for c in sorted(cells, key=lambda c: -c["seconds"]):
         print(f"  {c['seconds']:6.1f} s  {c['seconds'] / total:5.1%}  {c['source']}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"total_s": total, "cells": cells}, indent=1) + "\n")
+    save(args.json, {"total_s": total, "cells": cells})
     return 0
 
 

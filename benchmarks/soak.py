@@ -21,6 +21,7 @@ import tracemalloc
 from pathlib import Path
 
 import psutil
+from _results import save
 
 import flare_jupyter as fj
 from flare_jupyter import commands
@@ -84,9 +85,7 @@ def main() -> int:
         "samples": samples,
     }
     print({k: v for k, v in result.items() if k != "samples"})
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    save(args.json, result)
     return 0
 
 

@@ -24,6 +24,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from _results import save
 from jupyter_client.manager import start_new_kernel
 
 SETUP = """
@@ -117,8 +118,7 @@ def main() -> int:
             km.shutdown_kernel(now=True)
     for k, v in results.items():
         print(f"{k:>32}: {v:.3g}" if isinstance(v, float) else f"{k:>32}: {v}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    save(args.json, results)
     return 0
 
 

@@ -52,7 +52,8 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-def _port_open(port: int, host: str = "127.0.0.1") -> bool:
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on ``port`` right now."""
     try:
         with socket.create_connection((host, port), timeout=0.5):
             return True
@@ -204,7 +205,7 @@ class PocSystem:
                     raise FlareError(f"{dead[0]} exited during start-up: {self.log_tail(dead[0])}")
                 try:
                     if raw is None:
-                        if not _port_open(self.admin_port):
+                        if not port_open(self.admin_port):
                             last_error = f"admin port {self.admin_port} not open yet"
                             time.sleep(0.25)
                             continue

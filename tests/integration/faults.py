@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -21,7 +20,9 @@ import time
 import psutil
 from live_jobs import CLIENTS
 
-from flare_jupyter import compat
+from flare_jupyter import commands, compat
+from flare_jupyter.poc import port_open
+from flare_jupyter.poller import Poller
 from polling import wait_for
 
 #: The figures the lead asked for (recovery times, load figures), printed per test and once at the end.
@@ -38,6 +39,17 @@ def _cmdline(p: psutil.Process) -> str:
         return " ".join(p.cmdline())
     except psutil.Error:
         return ""
+
+
+@contextlib.contextmanager
+def fast_shared_poller(monkeypatch):
+    """The kernel's shared poller at a 1 s interval; every widget opened meanwhile is closed afterwards and the
+    poller's thread has ended."""
+    monkeypatch.setattr(commands.settings, "poll_interval", 1.0)
+    yield Poller.shared()
+    for sub in Poller.shared().subscribers:
+        sub.close()
+    wait_for(lambda: not Poller.shared().running, timeout=30)
 
 
 def _folder(system, name: str) -> str:
@@ -90,14 +102,6 @@ def held(watchdog: psutil.Process):
     finally:
         with contextlib.suppress(psutil.Error):
             watchdog.resume()
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def new_server_answers(system, old_pid: int) -> float | None:

@@ -21,6 +21,7 @@ from faults import (
     TickProbe,
     admin_session,
     connected,
+    fast_shared_poller,
     figure,
     flare_process,
     frame_table,
@@ -39,7 +40,7 @@ from IPython.core.error import UsageError
 from live_jobs import CLIENTS, wait_finished
 
 import flare_jupyter as fj
-from flare_jupyter import commands, compat
+from flare_jupyter import compat
 from flare_jupyter.poller import Poller
 from flare_jupyter.render import Message
 from flare_jupyter.widgets import ClientsPanel, Dashboard, JobMonitor
@@ -64,12 +65,8 @@ def healthy(live, poc_system):
 
 @pytest.fixture(autouse=True)
 def fast_poller(live, monkeypatch, healthy):
-    """The kernel's shared poller at a 1 s interval; every widget a test opened is closed afterwards."""
-    monkeypatch.setattr(commands.settings, "poll_interval", 1.0)
-    yield Poller.shared()
-    for sub in Poller.shared().subscribers:
-        sub.close()
-    wait_for(lambda: not Poller.shared().running, timeout=30)
+    with fast_shared_poller(monkeypatch) as poller:
+        yield poller
 
 
 def held_job(s, jobs_dir: Path, name: str) -> str:

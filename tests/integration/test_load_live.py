@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from faults import FIGURES, figure, frame_table, job_table, wait_healthy
+from faults import FIGURES, fast_shared_poller, figure, frame_table, job_table, wait_healthy
 
 import flare_jupyter as fj
-from flare_jupyter import commands
 from flare_jupyter.poller import Poller
 from flare_jupyter.widgets import JobMonitor, JobsPanel
 from polling import wait_for
@@ -46,11 +45,8 @@ def healthy(live, poc_system):
 
 @pytest.fixture(autouse=True)
 def fast_poller(live, monkeypatch, healthy):
-    monkeypatch.setattr(commands.settings, "poll_interval", 1.0)
-    yield Poller.shared()
-    for sub in Poller.shared().subscribers:
-        sub.close()
-    wait_for(lambda: not Poller.shared().running, timeout=30)
+    with fast_shared_poller(monkeypatch) as poller:
+        yield poller
 
 
 def held_job_folder(dest: Path) -> tuple[Path, dict]:
