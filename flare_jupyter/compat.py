@@ -40,7 +40,6 @@ Known differences:
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import inspect
 import logging
@@ -94,46 +93,6 @@ SESSION_LOST_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, NoConne
 HAS_DOWNLOAD_DESTINATION = "destination" in inspect.signature(_api.Session.download_job_result).parameters
 
 
-class RawSession(_api.Session):
-    """NVFlare's ``Session``, with what older releases lack or answer differently put right (nothing else)."""
-
-    def _do_command(self, command, *args, **kwargs):
-        try:
-            return super()._do_command(command, *args, **kwargs)
-        except InternalError as e:
-            # status "error" answers that older releases raise as an InternalError: a server that no longer knows
-            # this session (e.g. restarted) says "session_inactive"; one not listening (yet), "Failed to
-            # communicate with Admin Server ..."
-            text = str(e)
-            if text.rstrip().endswith("session_inactive"):
-                raise SessionClosed(f"the session is closed on the server ({text})") from None
-            if "Failed to communicate with Admin Server" in text:
-                raise ConnectionError(text) from None
-            raise
-
-    if not HAS_DOWNLOAD_DESTINATION:
-
-        def download_job_result(self, job_id: str, destination: str = None) -> str:
-            """Download result of the job.
-
-            Args:
-                job_id (str): ID of the job
-                destination (str): optional directory to move the downloaded result into.
-                    If not specified, result is left in the download_dir from the admin config.
-
-            Returns: folder path to the location of the job result
-
-            """
-            location = super().download_job_result(job_id)
-            if destination and location and os.path.exists(location):
-                destination = os.path.abspath(destination)
-                os.makedirs(destination, exist_ok=True)
-                final_path = os.path.join(destination, os.path.basename(location))
-                shutil.move(location, final_path)
-                return final_path
-            return location
-
-
 def _server_shell_commands_use_a_shell() -> bool:
     try:
         from nvflare.private.fed.server import shell_cmd
@@ -156,17 +115,47 @@ def _shell_would_act(value: str) -> bool:
     return bool(set(value) & set("$`\"'();|&<>"))
 
 
-def _grep_target_refusing_shell_syntax(self, target: str, options: str = None, pattern: str = None, file: str = None):
-    if isinstance(pattern, str) and _shell_would_act(pattern):
-        raise InvalidArgumentError(
-            f"the grep pattern {pattern!r} holds shell syntax, which nvflare {NVFLARE_VERSION}'s server would run in "
-            "a shell: refused (leave out $ ` \" and, in a pattern without spaces, ' ( ) ; | & < >)"
-        )
-    return _api.Session.grep_target(self, target, options, pattern, file)
+class RawSession(_api.Session):
+    """NVFlare's ``Session``, with what older releases lack or answer differently put right (nothing else)."""
 
+    def _do_command(self, command, *args, **kwargs):
+        try:
+            return super()._do_command(command, *args, **kwargs)
+        except InternalError as e:
+            # status "error" answers that older releases raise as an InternalError: a server that no longer knows
+            # this session (e.g. restarted) says "session_inactive"; one not listening (yet), "Failed to
+            # communicate with Admin Server ..."
+            text = str(e)
+            if text.rstrip().endswith("session_inactive"):
+                raise SessionClosed(f"the session is closed on the server ({text})") from None
+            if "Failed to communicate with Admin Server" in text:
+                raise ConnectionError(text) from None
+            raise
 
-if SERVER_COMMANDS_USE_A_SHELL:  # options and file names NVFlare checks itself; the pattern it passes as it is
-    RawSession.grep_target = functools.wraps(_api.Session.grep_target)(_grep_target_refusing_shell_syntax)
+    if not HAS_DOWNLOAD_DESTINATION:
+
+        def download_job_result(self, job_id: str, destination: str = None) -> str:
+            """The job's result folder, moved into ``destination`` when one is given (else left in the kit's
+            download folder), as newer releases do."""
+            location = super().download_job_result(job_id)
+            if destination and location and os.path.exists(location):
+                destination = os.path.abspath(destination)
+                os.makedirs(destination, exist_ok=True)
+                final_path = os.path.join(destination, os.path.basename(location))
+                shutil.move(location, final_path)
+                return final_path
+            return location
+
+    if SERVER_COMMANDS_USE_A_SHELL:  # options and file names NVFlare checks itself; the pattern it passes as it is
+
+        def grep_target(self, target: str, options: str = None, pattern: str = None, file: str = None):
+            if isinstance(pattern, str) and _shell_would_act(pattern):
+                raise InvalidArgumentError(
+                    f"the grep pattern {pattern!r} holds shell syntax, which nvflare {NVFLARE_VERSION}'s server would "
+                    "run in a shell: refused (leave out $ ` \" and, in a pattern without spaces, ' ( ) ; | & < >)"
+                )
+            return super().grep_target(target, options, pattern, file)
+
 
 HAS_SERVICE_PROVIDERS = hasattr(RawSession, "list_sp")
 #: ``abort_job`` and ``delete_job`` answer None in these releases (we pass their answers through unchanged).
