@@ -24,7 +24,7 @@ import psutil
 from _results import save
 
 import flare_jupyter as fj
-from flare_jupyter import commands
+from flare_jupyter import settings
 from flare_jupyter.poller import Poller
 
 
@@ -47,7 +47,7 @@ def main() -> int:
     parser.add_argument("--monitors", type=int, default=10)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    commands.settings.poll_interval = 1.0
+    settings.poll_interval = 1.0
     samples = []
     with tempfile.TemporaryDirectory() as tmp:
         fj.poc.start(workspace=Path(tmp) / "poc", progress=None)

@@ -1,7 +1,7 @@
 """Every difference between the NVFlare releases we support (2.5 to 2.9), in one place.
 
-Nothing else in flare-jupyter may test NVFlare's version or probe for a method: it asks this module.
-Known differences:
+Nothing else in flare-jupyter may test NVFlare's version or probe for a method: it asks this module, which imports
+nothing of ours. Known differences:
 
 * ``list_sp`` / ``get_active_sp`` / ``promote_sp`` exist up to 2.6 and were removed in 2.7, together with the
   HA overseer. On newer releases we answer for the single server in the same shapes. Where they exist: ``list_sp``
@@ -13,7 +13,10 @@ Known differences:
 * ``get_job_logs``, ``wait_for_job`` and the retry-safe ``submit_token`` exist from 2.8. Before, a job's log is
   read from the job's folder on the target; a finished job's folder is gone from the server (its workspace is
   archived in the job store), so its server log is read from the job's result (``download_job_result`` into a
-  temporary folder, once per job), while the clients keep their job folders.
+  temporary folder, once per job), while the clients keep their job folders. 2.9's ``get_job_logs`` streams only
+  the server's job log ("client log stream not available"): a client's comes from its job folder on every release.
+* NVFlare's ``tail_target`` refuses the "+" of ``tail -c +N`` that every release's server accepts:
+  ``RawSession.tail_from`` sends it (a growing log read from where the last read ended).
 * A lost connection raises the builtin ``ConnectionError`` before 2.8 and ``NoConnection`` (a subclass) after;
   a failed connect raises ``NoConnection`` everywhere, which is not a ``ConnectionError`` in 2.5.
 * ``download_job_result`` takes a ``destination`` folder in newer releases (2.9; not 2.5): ``RawSession`` adds it.
@@ -29,28 +32,60 @@ Known differences:
   overseer agent's ``sp_end_point`` (``host:fl_port:admin_port``) says where it is (``admin_endpoint`` reads both).
 * POC provisioning: while the HA overseer exists (up to 2.6) the project file's builders take its arguments (the
   workspace templates, a ``TemplateBuilder``, an overseer agent naming the server's ports); ``nvflare poc prepare``
-  of 2.5 has no ``--force`` (it asks on stdin whether to replace an existing workspace).
+  of 2.5 has no ``--force`` (it asks on stdin whether to replace an existing workspace). ``POC_PROJECT_HAS_OVERSEER``
+  says which; ``poc.project_yaml`` writes the file.
 * Federated statistics over pandas (``DFStatisticsCore``, which our fed-stats example job runs) exist in newer
   releases (2.9; not 2.5): ``HAS_DF_STATISTICS``.
 * A kit's ``sub_start.sh`` has a run-once mode (``--once``) in newer releases (2.9; not 2.5); its watchdog loop waits
   5 s before it first starts the participant (``sub_start_once_flag``; the embedded system starts faster with it).
-* Job recipes (``NumpyFedAvgRecipe``) exist from 2.7; before, ``NumpyFedAvgRecipe`` here writes the same job with
-  the ``FedJob`` API.
+* Job recipes (``NumpyFedAvgRecipe``) exist from 2.7 (None here before; ``examples.py`` then builds the same job
+  with the ``FedJob`` API). ``job_kind`` tells a ``Recipe`` (2.7+) from a ``FedJob`` (every release) without
+  importing either.
+* NVFlare's metrics writer (``MetricsArtifactWriter``: ``metrics/round_metrics.jsonl`` and ``metrics_summary.json``
+  in every ``BaseFedJob``) exists in newer releases (2.9; not 2.5): ``HAS_METRICS_ARTIFACT``. Without it, metrics
+  are read from the server log.
+* An insecure admin session reads the kit's certificate and key from 2.7 (``INSECURE_SESSIONS_USE_CERTIFICATES``)
+  and works against a secure system; before, it logs in as "admin" (``INSECURE_USERNAME``) and needs a system whose
+  start scripts say ``secure_train=false`` (``make_kit_insecure``). ``shutdown_system`` of 2.5 on a system without an
+  HA overseer stops nothing ("not supported by the dummy agent"): ``shutdown_system`` here then runs ``shutdown all``.
+  nvflare 2.9 validates the kit's certificate chain before connecting (``verify_cert_chain``, None before).
+* NVFlare's ``Session`` keeps its ``startup_path`` from 2.7 (``RawSession`` keeps it on every release). Refusals:
+  an ``AuthorizationError`` a ``RawSession`` raises carries the kit that was refused (``startup_path``) and, for a
+  command on a job, that job's ``submitter_name``/``submitter_org``/``submitter_role``, so that ``errors.describe``
+  can say who may not do what in words instead of echoing the command (which holds 2.9's submit token). A client
+  refusing to shut down is reported by the server only as "failed to shut down all clients" (an ``InternalError``,
+  every release): it carries the kit and the command, so the addressed clients' policy can say why.
+* ``shutdown_system`` checks that the user is a project admin first up to 2.6; 2.9 first sends ``shutdown all``
+  (which a lead or org admin of the sites' organisation may) and checks after the system is down
+  (``SHUTDOWN_SYSTEM_CHECKS_ADMIN_LAST``): ``shutdown_system`` below asks the server's project-admin check first
+  everywhere, so a refused user shuts nothing down (up to 2.6 NVFlare's own check comes first, before the HA
+  overseer and so before the ``shutdown all`` above).
+* Users with roles in the embedded system: ``nvflare poc add-user {org_admin,lead,member} EMAIL --org ORG`` adds one
+  to a prepared (even running) POC in newer releases (2.9: ``poc_user_roles``); before, admins are participants of
+  the project file that ``nvflare poc prepare`` provisions. NVFlare's default authorization policy (what provisioning
+  writes as every site's ``local/authorization.json.default``) is in its master template, whose folder moved
+  (``default_policy``).
 """
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import inspect
 import logging
 import os
+import re
 import shutil
+import sys
+import tempfile
 import uuid
 from importlib import metadata
 from pathlib import Path
 
+import yaml
 from nvflare.fuel.flare_api import api_spec as _spec
 from nvflare.fuel.flare_api import flare_api as _api
+from nvflare.fuel.hci.cmd_arg_utils import validate_file_string, validate_required_target_string
 from packaging.version import Version
 
 NVFLARE_VERSION = Version(metadata.version("nvflare"))
@@ -60,9 +95,6 @@ NVFLARE_VERSION = Version(metadata.version("nvflare"))
 # these records still reach any handler the user configures (e.g. logging.basicConfig).
 logging.getLogger("nvflare").addHandler(logging.NullHandler())
 
-new_secure_session = _api.new_secure_session
-new_insecure_session = _api.new_insecure_session
-basic_cb_with_print = _api.basic_cb_with_print
 MonitorReturnCode = _spec.MonitorReturnCode
 
 
@@ -94,11 +126,10 @@ HAS_DOWNLOAD_DESTINATION = "destination" in inspect.signature(_api.Session.downl
 
 
 def _server_shell_commands_use_a_shell() -> bool:
+    spec = importlib.util.find_spec("nvflare.private.fed.server.shell_cmd")
     try:
-        from nvflare.private.fed.server import shell_cmd
-
-        return "getoutput(" in inspect.getsource(shell_cmd)
-    except Exception:
+        return spec is not None and "getoutput(" in Path(spec.origin).read_text()
+    except OSError:
         return False
 
 
@@ -115,12 +146,52 @@ def _shell_would_act(value: str) -> bool:
     return bool(set(value) & set("$`\"'();|&<>"))
 
 
+#: Where NVFlare's console chatter goes ("Connecting to FLARE ...", and its debug lines): a logger, never stdout,
+#: which would print into whatever notebook cell runs, many times over while a restart is awaited.
+CHATTER = logging.getLogger("flare_jupyter.nvflare")
+
+
 class RawSession(_api.Session):
-    """NVFlare's ``Session``, with what older releases lack or answer differently put right (nothing else)."""
+    """NVFlare's ``Session``, with what older releases lack or answer differently put right, and its console
+    chatter sent to ``CHATTER`` (debug lines at DEBUG, the rest at INFO)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not hasattr(self, "startup_path"):  # kept by NVFlare's Session from 2.7 only
+            self.startup_path = kwargs.get("startup_path", args[1] if len(args) > 1 else None)
+        api = getattr(self, "api", None)
+        if api is not None and hasattr(api, "_print_hci"):  # 2.9: "Connecting to FLARE ..." and its debug lines
+            api._print_hci = _chatter
+        if api is not None and hasattr(api, "debug"):  # every release: debug lines only when asked for, logged
+            api.debug = _debug_line if getattr(api, "_debug", False) else _no_debug_line
+
+    def tail_from(self, target: str, file: str, offset: int) -> str:
+        """The text of ``file`` on ``target`` from byte ``offset`` on (``tail -c +N``): what was appended since a
+        read that ended there. NVFlare's ``tail_target`` refuses the '+' that its server (every release) accepts,
+        so the target and file are checked as NVFlare checks them and the command is sent as it sends its own."""
+        target = validate_required_target_string(target)
+        file = validate_file_string(file)
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"offset must be a whole number >= 0, not {offset!r}")
+        reply = self._do_command(f"tail {target} -c +{offset + 1} {file}", enforce_meta=False)
+        return self._get_string_data(reply)
+
+    def _new_poll_session(self):
+        """The extra sessions NVFlare opens while it waits for a restart or shutdown (2.9), quiet as this one."""
+        return RawSession(
+            username=self.username,
+            startup_path=self.startup_path,
+            secure_mode=self.secure_mode,
+            debug=getattr(self, "_debug", False),
+            **({"study": self._study} if hasattr(self, "_study") else {}),
+        )
 
     def _do_command(self, command, *args, **kwargs):
         try:
             return super()._do_command(command, *args, **kwargs)
+        except AuthorizationError as e:
+            self._name_the_refused(e, str(command))
+            raise
         except InternalError as e:
             # status "error" answers that older releases raise as an InternalError: a server that no longer knows
             # this session (e.g. restarted) says "session_inactive"; one not listening (yet), "Failed to
@@ -130,7 +201,25 @@ class RawSession(_api.Session):
                 raise SessionClosed(f"the session is closed on the server ({text})") from None
             if "Failed to communicate with Admin Server" in text:
                 raise ConnectionError(text) from None
+            if "failed to shut down all clients" in text:  # a client's refusal is not passed on: say who asked what
+                e.startup_path, e.command = getattr(self, "startup_path", None), str(command)
             raise
+
+    def _name_the_refused(self, refusal: BaseException, command: str) -> None:
+        """Put on a refusal which kit the server refused (its certificate says who and in what role) and, when the
+        command names a job, who submitted that job (one ``get_job_meta``, which NVFlare's default policy lets every
+        role send; left out when it fails too)."""
+        refusal.startup_path = getattr(self, "startup_path", None)
+        words = command.split()
+        if len(words) < 2 or words[0] == "get_job_meta" or not JOB_ID.fullmatch(words[1]):
+            return
+        try:
+            meta = self.get_job_meta(words[1])
+        except Exception:
+            return
+        for key in SUBMITTER_KEYS:
+            if meta.get(key):
+                setattr(refusal, key, meta[key])
 
     if not HAS_DOWNLOAD_DESTINATION:
 
@@ -152,10 +241,15 @@ class RawSession(_api.Session):
             if isinstance(pattern, str) and _shell_would_act(pattern):
                 raise InvalidArgumentError(
                     f"the grep pattern {pattern!r} holds shell syntax, which nvflare {NVFLARE_VERSION}'s server would "
-                    "run in a shell: refused (leave out $ ` \" and, in a pattern without spaces, ' ( ) ; | & < >)"
+                    "run in a shell: refused (a pattern may not hold $, ` or \", nor, without spaces, ', (, ), ;, |, "
+                    "&, < or >)"
                 )
             return super().grep_target(target, options, pattern, file)
 
+
+#: A job id as the server makes them (a UUID); the job's submitter as its meta names them (every release).
+JOB_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+SUBMITTER_KEYS = ("submitter_name", "submitter_org", "submitter_role")
 
 HAS_SERVICE_PROVIDERS = hasattr(RawSession, "list_sp")
 #: ``abort_job`` and ``delete_job`` answer None in these releases (we pass their answers through unchanged).
@@ -163,11 +257,37 @@ ABORT_JOB_RETURNS_NONE = NVFLARE_VERSION < Version("2.7")
 DELETE_JOB_RETURNS_NONE = NVFLARE_VERSION < Version("2.8")
 HAS_JOB_LOGS = hasattr(RawSession, "get_job_logs")
 HAS_SUBMIT_TOKEN = "submit_token" in inspect.signature(RawSession.submit_job).parameters
+#: ``restart`` and ``shutdown`` wait until the change happened, up to ``timeout`` seconds (2.9; 2.5 returns at once).
+HAS_STATE_CHANGE_WAIT = "timeout" in inspect.signature(RawSession.restart).parameters
+
+
+def state_change_wait(timeout: float) -> dict:
+    """The keyword arguments that make ``restart``/``shutdown`` wait up to ``timeout`` seconds, where they wait."""
+    return {"timeout": timeout} if HAS_STATE_CHANGE_WAIT else {}
+
+
 HAS_DF_STATISTICS = importlib.util.find_spec("nvflare.app_opt.statistics.df") is not None
+
+
+def _chatter(message: str) -> None:
+    CHATTER.log(logging.DEBUG if str(message).startswith("DEBUG: ") else logging.INFO, "%s", message)
+
+
+def _debug_line(message: str) -> None:
+    CHATTER.debug("DEBUG: %s", message)
+
+
+def _no_debug_line(message: str) -> None:
+    pass
 
 
 class NotSupported(Exception):
     """The operation does not exist in the installed NVFlare release or this kind of system."""
+
+
+class NotInRelease(NotSupported, AttributeError):
+    """A ``Session`` method the installed release lacks: calling it raises what NVFlare's own session raises for
+    it (``AttributeError``), with a sentence that says so."""
 
 
 def new_submit_token() -> str | None:
@@ -175,22 +295,34 @@ def new_submit_token() -> str | None:
     return f"fj-{uuid.uuid4().hex}" if HAS_SUBMIT_TOKEN else None
 
 
-def submit_job(raw, job_definition_path: str, submit_token: str | None = None) -> str:
-    if submit_token and HAS_SUBMIT_TOKEN:
-        return raw.submit_job(job_definition_path, submit_token=submit_token)
-    return raw.submit_job(job_definition_path)
-
-
 def job_log_text(raw, job_id: str, target: str = "server") -> str:
-    """The text of a job's log on one target: ``get_job_logs`` from 2.8, the job's folder on the target before."""
+    """The text of a job's log on one target: ``get_job_logs`` from 2.8 (the server's own job logs; a client's is
+    still read from the job's folder on that client, as before 2.8 for every target)."""
     if HAS_JOB_LOGS:
         answer = raw.get_job_logs(job_id, target=target)
         logs, unavailable = answer.get("logs") or {}, answer.get("unavailable") or {}
         if target == "all":
             return "\n".join(logs.values())
-        if target not in logs and target in unavailable:
-            raise NotSupported(f"the log of job {job_id} on {target} is not available: {unavailable[target]}")
-        return logs.get(target, "")
+        if target in logs or target not in unavailable:
+            return logs.get(target, "")
+        # the server streams only its own job logs ("client log stream not available"); a client keeps its job's
+        # log in the job's folder, as on every release: read it there
+    return _job_folder_log(raw, job_id, target)
+
+
+def job_log_operations(target: str = "server", finished: bool = False) -> tuple[str, ...]:
+    """The session operations ``job_log_text`` runs for a job's log on ``target`` (each needs its right):
+    ``get_job_logs`` for the server's from 2.8; else ``cat_target`` of the job's folder, and for a finished job's
+    server log before 2.8 ``download_job_result`` as well."""
+    if HAS_JOB_LOGS and target == "server":
+        return ("get_job_logs",)
+    if target == "server" and finished:
+        return ("cat_target", "download_job_result")
+    return ("cat_target",)
+
+
+def _job_folder_log(raw, job_id: str, target: str) -> str:
+    """A job's log from its folder on ``target``; a finished job's server log from its result (see above)."""
     try:
         text = raw.cat_target(target, file=f"{job_id}/log.txt")
     except InvalidTarget as e:  # as get_job_logs says of a target it has no log from
@@ -219,22 +351,25 @@ def _finished_server_log(raw, job_id: str) -> str | None:
     """A finished job's server log before 2.8: ``workspace/log.txt`` of the job's result, downloaded into a
     temporary folder (the kit's download folder is left alone) and kept in memory, since it no longer changes.
     None while the job has not finished, or when the result holds no log."""
-    import tempfile
-    from pathlib import Path
-
     cache = raw.__dict__.setdefault("_fj_finished_logs", {})
     if job_id in cache:
         return cache[job_id]
     if not str(raw.get_job_meta(job_id).get("status", "")).startswith("FINISHED"):
         return None
-    with tempfile.TemporaryDirectory(prefix="flare-jupyter-log-") as tmp:
-        log = Path(RawSession.download_job_result(raw, job_id, tmp), "workspace", "log.txt")
-        text = log.read_text(errors="replace") if log.is_file() else None
+    text = result_files(raw, job_id, ["log.txt"])["log.txt"]
     if text is not None:
         if len(cache) >= _FINISHED_LOGS_KEPT:
             cache.pop(next(iter(cache)))
         cache[job_id] = text
     return text
+
+
+def result_files(raw, job_id: str, paths) -> dict[str, str | None]:
+    """The text of files of a finished job's server workspace (``paths`` relative to it), from its result
+    downloaded into a temporary folder (the kit's download folder is left alone); None for a file it lacks."""
+    with tempfile.TemporaryDirectory(prefix="flare-jupyter-result-") as tmp:
+        workspace = Path(raw.download_job_result(job_id, tmp), "workspace")
+        return {p: (workspace / p).read_text(errors="replace") if (workspace / p).is_file() else None for p in paths}
 
 
 def admin_endpoint(admin: dict) -> tuple:
@@ -252,13 +387,9 @@ def admin_endpoint(admin: dict) -> tuple:
     return host, port
 
 
-def _endpoint(raw) -> tuple[str, int, int | None]:
-    """(host, admin port, federated-learning port) of the server this session talks to."""
-    from .kit import read_admin_config
-
-    host, port = admin_endpoint(read_admin_config(raw.startup_path))
-    host = host or "localhost"
-    admin_port = int(port or 0)
+def _single_sp(raw, host: str | None, admin_port) -> dict:
+    """The one server of a system without an HA overseer, in ``get_active_sp``'s shape. ``host`` and ``admin_port``
+    are what the session's kit names; the federated-learning port is what the clients report as their server URL."""
     fl_port = None
     try:
         envs = raw.get_client_env()
@@ -266,16 +397,10 @@ def _endpoint(raw) -> tuple[str, int, int | None]:
         fl_port = int(url.rsplit(":", 1)[1]) if ":" in url.split("//", 1)[-1] else None
     except Exception:
         fl_port = None
-    return host, admin_port, fl_port
-
-
-def _single_sp(raw) -> dict:
-    host, admin_port, fl_port = _endpoint(raw)
-    name = host
     return {
-        "name": name,
+        "name": host or "localhost",
         "fl_port": str(fl_port) if fl_port else "",
-        "admin_port": str(admin_port),
+        "admin_port": str(int(admin_port or 0)),
         "service_session_id": "",
         "primary": True,
         "props": {},
@@ -292,13 +417,12 @@ def _with_address(sp):
     return {**sp, **{k: sp.get(k, v) for k, v in zip(("name", "fl_port", "admin_port"), parts, strict=True)}}
 
 
-def list_sp(raw) -> dict:
-    """Service providers: NVFlare's own answer up to 2.6, the single server in the same shape after."""
+def list_sp(raw, host: str | None = None, admin_port=None) -> dict:
+    """Service providers: NVFlare's own answer up to 2.6, the single server in the same shape after (``host`` and
+    ``admin_port`` are the kit's, see ``_single_sp``)."""
     if HAS_SERVICE_PROVIDERS:
         answer = raw.list_sp()
         if isinstance(answer, str):  # NVFlare sends the dict's text; it documents a dict
-            import ast
-
             try:
                 answer = ast.literal_eval(answer)
             except (ValueError, SyntaxError):
@@ -310,14 +434,14 @@ def list_sp(raw) -> dict:
             if isinstance(answer.get("sp_list"), list):
                 answer["sp_list"] = [_with_address(sp) for sp in answer["sp_list"]]
         return answer
-    sp = _single_sp(raw)
+    sp = _single_sp(raw, host, admin_port)
     return {"primary_sp": sp, "sp_list": [sp], "system": "ready"}
 
 
-def get_active_sp(raw) -> dict:
+def get_active_sp(raw, host: str | None = None, admin_port=None) -> dict:
     if HAS_SERVICE_PROVIDERS:
         return raw.get_active_sp()
-    return _single_sp(raw)
+    return _single_sp(raw, host, admin_port)
 
 
 def promote_sp(raw, sp_end_point: str):
@@ -347,20 +471,19 @@ def monitor_job_and_return_job_meta(session, job_id, timeout=0.0, poll_interval=
     return RawSession.monitor_job(session, job_id, timeout, poll_interval, cb, *cb_args, **cb_kwargs), None
 
 
-def monitor_job(session, job_id, timeout=0, poll_interval=2.0, cb=None, *cb_args, **cb_kwargs):
+def monitor_job(session, job_id, timeout=0.0, poll_interval=2.0, cb=None, *cb_args, **cb_kwargs):
     if hasattr(RawSession, "monitor_job_and_return_job_meta"):
         rc, _ = monitor_job_and_return_job_meta(session, job_id, timeout, poll_interval, cb, *cb_args, **cb_kwargs)
         return rc
     return RawSession.monitor_job(session, job_id, timeout, poll_interval, cb, *cb_args, **cb_kwargs)
 
 
-def open_session(username: str, kit: str, secure: bool, timeout: float):
-    """A connected NVFlare ``Session`` (what ``new_secure_session``/``new_insecure_session`` make), with NVFlare's
-    console chatter ("Connecting to FLARE ...") sent to our logger instead of the notebook."""
-    raw = RawSession(username=username if secure else "", startup_path=kit, secure_mode=secure)
-    api = getattr(raw, "api", None)
-    if api is not None and hasattr(api, "_print_hci"):
-        api._print_hci = logging.getLogger("flare_jupyter.nvflare").info
+def open_session(username: str, kit: str, secure: bool, timeout: float, debug: bool = False):
+    """A connected NVFlare ``Session`` (what ``new_secure_session``/``new_insecure_session`` make); its console
+    chatter goes to a logger (see ``RawSession``)."""
+    raw = RawSession(
+        username=username if secure else INSECURE_USERNAME, startup_path=kit, secure_mode=secure, debug=debug
+    )
     try:
         raw.try_connect(timeout)
     except BaseException:
@@ -372,30 +495,52 @@ def open_session(username: str, kit: str, secure: bool, timeout: float):
     return raw
 
 
-def job_server_config(raw, job_id: str) -> str:
-    """The text of a running job's server config (its workflows' arguments, e.g. ``num_rounds``), read from the
-    job's folder in the server's workspace. The folder is ``<job_id>/app_server`` on every supported release."""
-    return raw.cat_target("server", file=f"{job_id}/app_server/config/config_fed_server.json")
+def _shutdown_system_checks_admin_last() -> bool:
+    """Whether NVFlare's ``shutdown_system`` sends ``shutdown all`` before its project-admin check (2.9)."""
+    try:
+        source = inspect.getsource(_api.Session.shutdown_system)
+    except (OSError, TypeError):
+        return NVFLARE_VERSION >= Version("2.7")
+    shut, check = source.find("SHUTDOWN}"), source.find("ADMIN_CHECK_STATUS")
+    return 0 <= shut < check
 
 
-#: The server-log lines a job's progress is read from (rounds started, metrics reported), as a basic grep pattern.
-PROGRESS_PATTERN = r"Round \|validation metric"
+SHUTDOWN_SYSTEM_CHECKS_ADMIN_LAST = _shutdown_system_checks_admin_last()
 
 
-def job_progress_lines(raw, job_id: str) -> str:
-    """Only the lines of a *running* job's server log that tell its progress, filtered on the server by ``grep``
-    (a few hundred bytes instead of the whole log at every poll). The job's folder exists on the server only
-    while it runs; a finished job's log is read with ``job_log_text``."""
-    text = raw.grep_target("server", pattern=PROGRESS_PATTERN, file=f"{job_id}/log.txt")
-    # before the job's folder exists, the server's grep answers with its own complaint as text: no lines yet
-    return "" if text.startswith("grep: ") else text
+def shutdown_system(raw) -> None:
+    """NVFlare's ``shutdown_system``, which only a project admin may run. The server's own project-admin check
+    (``admin_check_status``, which changes nothing) goes first on every release: where NVFlare sends ``shutdown
+    all`` before it (2.9), a lead or org admin of the sites' organisation would otherwise shut the whole system down
+    and only then be refused (up to 2.6 NVFlare checks first itself). Its check that the server stopped may find the
+    server already gone (the connection drops, on every release): that is the shutdown having worked, not an error.
+    Up to 2.6 it then asks the HA overseer agent, and a system without one (POC) answers "not supported by the dummy
+    agent" and stops nothing: there the whole system is shut down as ``shutdown("all")`` does it, which is what a
+    user meant (the project-admin check has passed by then)."""
+    if SHUTDOWN_SYSTEM_CHECKS_ADMIN_LAST:
+        raw._do_command("admin_check_status server")
+    try:
+        raw.shutdown_system()
+    except SESSION_LOST_ERRORS:
+        pass
+    except RuntimeError as e:
+        if "dummy agent" not in str(e):
+            raise
+        try:
+            raw.shutdown("all")
+        except SESSION_LOST_ERRORS:
+            pass
 
 
 # -- the embedded POC system ---------------------------------------------------------------------------------------
+#: POC provisioning of the HA era (up to 2.6) takes the workspace templates and an overseer agent in the project
+#: file's builders (``poc.project_yaml`` writes them).
+POC_PROJECT_HAS_OVERSEER = HAS_SERVICE_PROVIDERS
 
 
 def _poc_prepare_has_force() -> bool:
     try:
+        # deferred: NVFlare's POC tool imports much of NVFlare, and only starting a POC needs this answer
         from nvflare.tool.poc import poc_commands
 
         return "force" in inspect.signature(poc_commands._prepare_poc).parameters
@@ -409,6 +554,47 @@ def poc_prepare_args() -> tuple[list[str], str]:
     return (["--force"], "") if _poc_prepare_has_force() else ([], "y\n")
 
 
+def poc_user_roles() -> tuple[str, ...]:
+    """The roles ``nvflare poc add-user`` gives a user of a prepared POC (2.9: org_admin, lead, member), or ()
+    where the command does not exist (2.5: users are admin participants of the project file)."""
+    try:
+        # deferred: NVFlare's POC tool imports much of NVFlare, and only starting a POC needs this answer
+        from nvflare.tool.poc import poc_commands
+    except Exception:
+        return ()
+    return tuple(getattr(poc_commands, "POC_USER_CERT_ROLES", ()))
+
+
+def poc_add_user_args(role: str, name: str, org: str) -> list[str]:
+    """The arguments of ``python -m nvflare.cli`` that add one user to the POC (see ``poc_user_roles``)."""
+    return ["poc", "add-user", role, name, "--org", org]
+
+
+def default_policy_text() -> str | None:
+    """NVFlare's default authorization policy (JSON text): what provisioning writes as every site's
+    ``local/authorization.json.default``, from its master template (``lighter/templates`` in 2.9,
+    ``lighter/impl`` before). None if the installed NVFlare has none."""
+    spec = importlib.util.find_spec("nvflare.lighter")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    for template in (folder / "templates" / "master_template.yml", folder / "impl" / "master_template.yml"):
+        if template.is_file():
+            text = _yaml_value(template.read_text(), "default_authz")
+            if text:
+                return text
+    return None
+
+
+def _yaml_value(text: str, key: str) -> str | None:
+    """One top-level key of a YAML document (NVFlare's template holds it as a block of text)."""
+    try:
+        value = yaml.safe_load(text).get(key)
+    except Exception:
+        return None
+    return value if isinstance(value, str) else None
+
+
 def sub_start_once_flag(script: Path) -> str | None:
     """The flag that makes a kit's ``sub_start.sh`` start its participant at once and without its watchdog loop
     (``--once`` in 2.9), or None when this release's script has no such mode (2.5: the watchdog only, whose
@@ -419,95 +605,50 @@ def sub_start_once_flag(script: Path) -> str | None:
         return None
 
 
-def poc_project_builders(fl_port: int, admin_port: int) -> str:
-    """The ``builders:`` section of a POC project file for this release (YAML text)."""
-    if HAS_SERVICE_PROVIDERS:  # the HA-era provisioning: workspace templates and an overseer agent
-        return f"""builders:
-  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
-    args:
-      template_file:
-        - master_template.yml
-  - path: nvflare.lighter.impl.template.TemplateBuilder
-  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
-    args:
-      config_folder: config
-      overseer_agent:
-        path: nvflare.ha.dummy_overseer_agent.DummyOverseerAgent
-        overseer_exists: false
-        args:
-          sp_end_point: server:{fl_port}:{admin_port}
-  - path: nvflare.lighter.impl.cert.CertBuilder
-  - path: nvflare.lighter.impl.signature.SignatureBuilder
-"""
-    return """builders:
-  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
-  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
-    args:
-      config_folder: config
-  - path: nvflare.lighter.impl.cert.CertBuilder
-  - path: nvflare.lighter.impl.signature.SignatureBuilder
-"""
+# -- startup kits --------------------------------------------------------------------------------------------------
+#: From 2.7 every admin session authenticates with the kit's certificate and key (an insecure one only takes its
+#: user name from the certificate); up to 2.6 an insecure kit (``"with_ssl": false``) needs none.
+INSECURE_SESSIONS_USE_CERTIFICATES = NVFLARE_VERSION >= Version("2.7")
+#: The user name NVFlare's own ``new_insecure_session`` logs in with: from 2.7 none (the certificate names the user);
+#: before, "admin", the one user an insecure server knows.
+INSECURE_USERNAME = "" if INSECURE_SESSIONS_USE_CERTIFICATES else "admin"
+#: Before 2.7 an insecure session needs a server (and clients) started without ``secure_train``; from 2.7 a secure
+#: system takes it (the user is the one the certificate names).
+INSECURE_SESSIONS_NEED_AN_INSECURE_SYSTEM = not INSECURE_SESSIONS_USE_CERTIFICATES
 
 
-# -- example jobs --------------------------------------------------------------------------------------------------
-
-_NP_PERSISTOR_MODULE = "fj_numpy_persistor"
-_NP_PERSISTOR_SOURCE = '''"""NVFlare's NumPy persistor, starting from the job's initial model (by flare-jupyter)."""
-
-import numpy as np
-from nvflare.app_common.np.np_model_persistor import NPModelPersistor
+def make_kit_insecure(startup: Path) -> None:
+    """Turn a participant's provisioned start script insecure (``secure_train=false``): before 2.7 the provisioning
+    has no setting for it, so an insecure POC is a secure one with its start scripts changed (server and clients)."""
+    script = startup / "sub_start.sh"
+    script.write_text(script.read_text().replace("secure_train=true", "secure_train=false"))
 
 
-class InitialNPModelPersistor(NPModelPersistor):
-    def __init__(self, model, model_dir="models", model_name="server.npy"):
-        super().__init__(model_dir=model_dir, model_name=model_name)
-        self.default_data = np.asarray(model, dtype=np.float32)
-'''
+try:  # the certificate path validation nvflare >= 2.9 runs before connecting; older releases run none
+    from nvflare.lighter.utils import verify_cert_chain
+except ImportError:
+    verify_cert_chain = None
 
-
-class _NumpyFedAvgRecipe:
-    """What ``nvflare.app_common.np.recipes.fedavg.NumpyFedAvgRecipe`` (2.7+) writes, built with the ``FedJob`` API
-    of older releases: a FedAvg controller, a NumPy persistor starting from ``model``, a model selector on
-    ``key_metric`` (its log lines "validation metric X from client Y" feed our progress) and the training script
-    run in-process on every client. Only the arguments flare-jupyter uses are accepted."""
-
-    def __init__(
-        self, *, name: str, model, min_clients: int, num_rounds: int, train_script: str, key_metric: str = "accuracy"
-    ):
-        self.name, self.model, self.min_clients, self.num_rounds = name, model, min_clients, num_rounds
-        self.train_script, self.key_metric = train_script, key_metric
-
-    def export(self, job_dir: str) -> None:
-        import json
-
-        from nvflare.app_common.np.np_model_persistor import NPModelPersistor
-        from nvflare.app_common.widgets.intime_model_selector import IntimeModelSelector
-        from nvflare.app_common.workflows.fedavg import FedAvg
-        from nvflare.job_config.api import FedJob
-        from nvflare.job_config.script_runner import FrameworkType, ScriptRunner
-
-        job = FedJob(name=self.name, min_clients=self.min_clients)
-        job.to_server(FedAvg(num_clients=self.min_clients, num_rounds=self.num_rounds), id="controller")
-        job.to_server(NPModelPersistor(), id="persistor")
-        job.to_server(IntimeModelSelector(key_metric=self.key_metric), id="model_selector")
-        job.to_clients(ScriptRunner(script=self.train_script, framework=FrameworkType.NUMPY))
-        job.export_job(job_dir)
-        app = os.path.join(job_dir, self.name, "app")
-        config_file = os.path.join(app, "config", "config_fed_server.json")
-        with open(config_file) as f:
-            config = json.load(f)
-        for comp in config.get("components", []):
-            if comp.get("id") == "persistor":
-                comp["path"] = f"{_NP_PERSISTOR_MODULE}.InitialNPModelPersistor"
-                comp["args"] = {"model": self.model}
-        with open(config_file, "w") as f:
-            json.dump(config, f, indent=4)
-        os.makedirs(os.path.join(app, "custom"), exist_ok=True)
-        with open(os.path.join(app, "custom", f"{_NP_PERSISTOR_MODULE}.py"), "w") as f:
-            f.write(_NP_PERSISTOR_SOURCE)
-
-
-try:  # job recipes exist from 2.7
+# -- job recipes ---------------------------------------------------------------------------------------------------
+try:  # job recipes exist from 2.7 (examples.py builds the same job with the FedJob API before)
     from nvflare.app_common.np.recipes.fedavg import NumpyFedAvgRecipe
 except ImportError:
-    NumpyFedAvgRecipe = _NumpyFedAvgRecipe
+    NumpyFedAvgRecipe = None
+
+
+#: NVFlare's own metrics writer (``metrics/round_metrics.jsonl``, ``metrics_summary.json``), 2.9 but not 2.5.
+HAS_METRICS_ARTIFACT = importlib.util.find_spec("nvflare.app_common.widgets.metrics_artifact_writer") is not None
+
+#: Where NVFlare defines what a notebook may hand ``fj.submit``: (module, class, kind).
+_JOB_TYPES = (("nvflare.recipe.spec", "Recipe", "recipe"), ("nvflare.job_config.api", "FedJob", "FedJob"))
+
+
+def job_kind(obj) -> str | None:
+    """ "recipe" for an NVFlare ``Recipe`` (2.7+), "FedJob" for a ``FedJob`` (every release), else None. Looked up in
+    the modules already imported: an object of a class whose module was never imported cannot be one, so nothing of
+    NVFlare's job API (about a second to import) is imported here."""
+    for module, name, kind in _JOB_TYPES:
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and isinstance(obj, cls):
+            return kind
+    return None

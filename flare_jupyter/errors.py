@@ -3,32 +3,44 @@
 IPython prints a one-line message instead of a traceback for any exception that has ``_render_traceback_``.
 NVFlare's own exceptions are re-raised as *subclasses of themselves* that also carry a friendly message,
 so ``except JobNotFound`` keeps working while the notebook shows one line.
+
+An ``AuthorizationError`` becomes one sentence naming the user, their role and organisation, the operation and the
+job or site, and what the policy allows instead (``refusal_sentence``; the facts come from ``policy``).
+
+NVFlare often wraps what the server said in a sentence of its own ("job {info} is still running", where ``info``
+may be a job id or the server's whole sentence). ``server_said`` takes that wrapping off again, so ``describe``
+fills its templates only with ids and never pours a sentence into a slot meant for one.
 """
 
 from __future__ import annotations
 
-_SHOW_TRACEBACKS = False
+import re
+import traceback
 
-
-def show_tracebacks(on: bool) -> None:
-    """Switch full tracebacks on (debugging) or off (default) for flare-jupyter errors."""
-    global _SHOW_TRACEBACKS
-    _SHOW_TRACEBACKS = bool(on)
+from . import compat, policy, settings
 
 
 class _OneLine:
-    """Mixin: render as one line in IPython unless tracebacks were asked for."""
+    """Mixin: render as one line in IPython unless tracebacks were asked for (``settings.full_tracebacks``)."""
 
     def _render_traceback_(self):
-        if _SHOW_TRACEBACKS:
-            import traceback
-
+        if settings.full_tracebacks:
             return traceback.format_exception(type(self), self, self.__traceback__)
         return [f"{type(self).__name__}: {self}"]
 
 
 class FlareError(_OneLine, Exception):
     """A flare-jupyter error whose message already says what went wrong and what to do."""
+
+
+class NotConnected(FlareError):
+    """There is no session to use, on purpose: none was opened, it was closed (``fj.disconnect``, ``fj.poc.stop``)
+    or its system was shut down (``shutdown_system``; ``shut_down`` is then True). Not a failure to retry: the
+    widgets' poller stops asking the server and the widgets say so in one calm line."""
+
+    def __init__(self, message: str, shut_down: bool = False):
+        super().__init__(message)
+        self.shut_down = shut_down
 
 
 class ArgumentError(FlareError, ValueError):
@@ -61,22 +73,77 @@ def friendly(exc: BaseException, message: str) -> BaseException:
         return FlareError(message)
 
 
+def refusal(cls: type[BaseException], message: str) -> BaseException:
+    """A one-line error of NVFlare's type ``cls`` for an input we refuse before sending it (what NVFlare itself
+    would raise for it), so ``except`` clauses written for NVFlare's ``Session`` catch ours too."""
+    return friendly(cls(message), message)
+
+
+#: NVFlare's sentences around what the server said (``flare_api.Session._do_command`` and friends).
+_WRAPPERS = [
+    re.compile(p, re.DOTALL)
+    for p in (
+        r"no such job: (.*)",
+        r"invalid job_id (.*)",
+        r"job (.*) is still running",
+        r"job (.*) is not running",
+        r"server internal error: (.*)",
+        r"syntax error: (.*)",
+        r"user not authenticated: (.*)",
+        r"runtime error encountered: (.*)",
+        r"failed to abort job .*?: (.*)",
+    )
+]
+
+
+def server_said(exc: BaseException) -> str:
+    """What the server (or NVFlare) said, without NVFlare's own sentence around it."""
+    text = str(exc).strip()
+    for wrapper in _WRAPPERS:
+        m = wrapper.fullmatch(text)
+        if m and m.group(1).strip():
+            return m.group(1).strip()
+    return text
+
+
+def _is_sentence(text: str) -> bool:
+    """Words, not a value: what a server says in prose cannot fill a template's id slot."""
+    return len(text.split()) > 1
+
+
+def _refused(op: str, said: str) -> str:
+    return f"{op or 'the operation'} was refused by the server: {said.rstrip()}"
+
+
+def refusal_sentence(refusal: policy.Refusal) -> str:
+    """An authorization refusal in words: who (name, role, organisation) may not do what to which job or site, who
+    the policy lets do it, and what the user's role may do instead. Never the command NVFlare sent (it holds 2.9's
+    submit token). The same sentence is a refused click's banner and a disabled button's tooltip."""
+    instead = refusal.instead()
+    return f"{refusal.subject()} may not {refusal.action()}: {refusal.allowed()}" + (f"; {instead}" if instead else "")
+
+
 def describe(exc: BaseException, op: str = "", job_id: str | None = None, target: str | None = None) -> str:
     """The one sentence a user should read for an error raised by NVFlare during ``op``."""
-    from . import compat
-
-    name = type(exc).__name__
-    detail = str(exc).strip() or name
-    job = f"job {job_id!r}" if job_id else "the job"
     if isinstance(exc, _OneLine):
         return str(exc)
+    name = type(exc).__name__
+    detail = str(exc).strip() or name
+    said = server_said(exc) or name
+    prose = _is_sentence(said)
+    job = f"job {job_id!r}" if job_id else (f"job {said!r}" if not prose else "the job")
     if isinstance(exc, compat.JobNotFound):
+        if prose and not job_id and said != detail:
+            return _refused(op, said)
         return f"{job} does not exist on the server: check the id with %flare list_jobs"
     if isinstance(exc, compat.JobNotRunning):
+        if prose and not job_id:
+            return _refused(op, said)
         return f"{job} is not running, so it has no live {op or 'state'}: look at its log or result instead"
     if isinstance(exc, compat.JobNotDone):
-        what = job if job_id else (detail if "job" in detail.lower() else "the job")
-        return f"{what} is still running: wait for it to finish or abort it first ({op or 'this'} needs it done)"
+        if prose and not job_id:  # e.g. restart: "There are still jobs running. Please let them finish ..."
+            return _refused(op, said)
+        return f"{job} is still running: wait for it to finish or abort it first ({op or 'this'} needs it done)"
     if isinstance(exc, compat.InvalidTarget):
         who = f"target {target!r}" if target else "that target"
         return f"{who} is not known to the server ({detail}): use 'server' or a connected client name"
@@ -85,9 +152,9 @@ def describe(exc: BaseException, op: str = "", job_id: str | None = None, target
     if isinstance(exc, compat.InvalidJobDefinition):
         return f"the job folder was rejected: {detail}"
     if isinstance(exc, compat.AuthenticationError):
-        return f"the server did not accept your identity ({detail}): check the startup kit and user name"
+        return f"the server did not accept your identity ({said}): check the startup kit and user name"
     if isinstance(exc, compat.AuthorizationError):
-        return f"you are not allowed to do this: {detail}"
+        return refusal_sentence(policy.refusal(exc, op, job_id, target))
     if isinstance(exc, compat.SESSION_LOST_ERRORS):
         return f"lost the connection to the FLARE server ({detail}): is it running? %flare connect again once it is"
     if isinstance(exc, compat.NoReply):
@@ -101,9 +168,14 @@ def describe(exc: BaseException, op: str = "", job_id: str | None = None, target
         return f"NVFlare rejected the arguments: {said}"
     if isinstance(exc, (ValueError, TypeError, compat.InvalidArgumentError)):
         return f"invalid argument: {detail}"
+    if isinstance(exc, compat.InternalError) and "failed to shut down all clients" in detail:
+        found = policy.client_refusal(exc, op)  # a client refused: the server only says it failed
+        if found is not None:
+            return refusal_sentence(found)
     if isinstance(exc, compat.InternalError) and "reason=" in detail:
-        reason = detail.split("reason=", 1)[1].strip().strip("'\"")
-        return f"{op or 'the operation'} was refused by the server: {reason}"
+        return _refused(op, detail.split("reason=", 1)[1].strip().strip("'\""))
     if isinstance(exc, compat.ClientsStillRunning):
         return "clients are still running: shut them down first"
+    if isinstance(exc, compat.InternalError) and said != detail:
+        return _refused(op, said)
     return f"{op or 'the operation'} failed: {name}: {detail}"

@@ -4,7 +4,7 @@ NVFlare's statistics controller writes one JSON file: ``{feature: {statistic: {s
 where a histogram value is ``[[low, high, count], ...]`` and a quantile value is ``{p: value}``. ``FedStats`` turns
 it into one long table (``.frame``) with a row per number, so every question is a pandas filter away.
 
-Pure apart from the plotting and widget methods, which import matplotlib / ipywidgets when called.
+Pure: no IPython, no widgets (the interactive explorer is ``analysis.FedStats.explore``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import render
 from .errors import FlareError
 
 GLOBAL = "Global"
@@ -56,7 +57,8 @@ def _rows(feature, statistic, site, dataset, value):
 
 
 class FedStats:
-    """A federated statistics result: ``.frame`` (tidy), ``.summary()``, ``.histograms()``, ``.explore()``."""
+    """A federated statistics result: ``.frame`` (tidy), ``.summary()``, ``.histograms()``. What ``fj.fedstats``
+    returns adds ``.explore()``, the interactive histogram (``analysis.FedStats``)."""
 
     def __init__(self, result: dict, source: str = ""):
         if not isinstance(result, dict) or not result:
@@ -143,7 +145,7 @@ class FedStats:
     # -- plots -------------------------------------------------------------------------------------------------
     def histograms(self, features=None, percent: bool = False, sites=None):
         """One axis per feature: each site's histogram, and the global one outlined. Returns the Figure."""
-        from .plots import histograms_figure
+        from .plots import histograms_figure  # deferred: matplotlib takes about half a second to import
 
         features = self._features(features)
         frames = {f: self.histogram_frame(f, percent=percent) for f in features}
@@ -162,12 +164,6 @@ class FedStats:
                 raise FlareError(f"no feature {f!r} in these statistics (features: {', '.join(self.features)})")
         return list(features)
 
-    def explore(self):
-        """An interactive histogram: a feature selector, a count/percent toggle and site checkboxes."""
-        from .widgets.fedstats import FedStatsExplorer
-
-        return FedStatsExplorer(self)
-
     def __repr__(self) -> str:
         return (
             f"FedStats: {len(self.features)} features ({', '.join(self.features)}), sites {', '.join(self.sites)}, "
@@ -175,10 +171,8 @@ class FedStats:
         )
 
     def _repr_html_(self) -> str:
-        from . import render
-
-        head = render.esc(repr(self).splitlines()[0])
-        return f"<div><b>{head}</b></div>" + self.summary().to_html(escape=True, float_format=lambda v: f"{v:.4g}")
+        table = self.summary().to_html(escape=True, float_format=lambda v: f"{v:.4g}")
+        return render.titled(repr(self).splitlines()[0], table)
 
 
 def find_stats_file(folder: str | os.PathLike) -> Path:

@@ -12,14 +12,24 @@ certificate's: its bytes are never shown, logged or put into an exception messag
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import logging
 import os
+import socket
 from pathlib import Path
 
 import pandas as pd
+import psutil
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509.oid import NameOID
 
+from . import compat
 from .errors import FlareError
+from .policy import certificate_identity, identity_of
 
 KIT_ENV_VAR = "FLARE_STARTUP_KIT"
 #: A certificate that ends within this many days gives a warning.
@@ -30,6 +40,10 @@ LEVELS = pd.CategoricalDtype(["ok", "warning", "error"], ordered=True)
 REPROVISION = "re-provision this admin's kit (or copy its complete startup folder again)"
 
 log = logging.getLogger("flare_jupyter.kit")
+
+#: Where the running embedded system's admin kit is, if one runs: ``poc`` registers it (``use_embedded_kit``), so
+#: this module needs nothing above it to find it.
+_embedded_kit = None
 
 
 def resolve_kit(path: str | os.PathLike) -> Path:
@@ -65,54 +79,52 @@ def read_admin_config(kit: str | os.PathLike) -> dict:
 
 
 def kit_identity(kit: str | os.PathLike) -> dict:
-    """Common name, organisation and role from the kit's ``client.crt`` ({} when it cannot be read)."""
-    from cryptography import x509
-
-    crt = Path(kit) / "startup" / "client.crt"
-    try:
-        cert = x509.load_pem_x509_certificate(crt.read_bytes())
-    except (OSError, ValueError):
-        return {}
-    return _identity(cert)
+    """Common name, organisation and role from the kit's ``client.crt`` ({} when it cannot be read): who the
+    server will take the user of this kit for."""
+    who = identity_of(kit)
+    return {"name": who.name, "org": who.org or None, "role": who.role or None} if who else {}
 
 
-def _identity(cert) -> dict:
-    """CN, O and the role NVFlare's provisioning puts in an admin certificate's subject (as UNSTRUCTURED_NAME)."""
-    from cryptography.x509.oid import NameOID
-
-    def first(oid):
-        values = cert.subject.get_attributes_for_oid(oid)
-        return values[0].value if values else None
-
-    return {
-        "name": first(NameOID.COMMON_NAME),
-        "org": first(NameOID.ORGANIZATION_NAME),
-        "role": first(NameOID.UNSTRUCTURED_NAME),
-    }
+def admin_endpoint(kit: str | os.PathLike) -> tuple:
+    """(host, admin port) of the server the kit names (either release's ``fed_admin.json`` shape)."""
+    return compat.admin_endpoint(read_admin_config(kit))
 
 
 def server_address(kit: str | os.PathLike) -> str:
-    from .compat import admin_endpoint  # host/port, or an HA-era kit's overseer sp_end_point (nvflare < 2.7)
-
-    host, port = admin_endpoint(read_admin_config(kit))
+    host, port = admin_endpoint(kit)
     return f"{host or '?'}:{port or '?'}"
 
 
-def default_kit(path: str | os.PathLike | None = None) -> str:
-    """``path``, else ``$FLARE_STARTUP_KIT``, else the running embedded system's admin kit."""
-    if path is not None and str(path).strip():
-        return str(path)
-    if os.environ.get(KIT_ENV_VAR):
-        return os.environ[KIT_ENV_VAR]
-    from . import poc
+def use_embedded_kit(kit_of_running_system) -> None:
+    """Register how to find the running embedded system's admin kit: a callable answering its path or None."""
+    global _embedded_kit
+    _embedded_kit = kit_of_running_system
 
-    system = poc.current()
-    if system is None:
+
+def embedded_kit() -> str | None:
+    """The running embedded system's admin kit, or None."""
+    return _embedded_kit() if _embedded_kit is not None else None
+
+
+def default_kit(path: str | os.PathLike | None = None) -> tuple[str, str]:
+    """The one rule for "which kit": ``path``, else ``$FLARE_STARTUP_KIT``, else the running embedded system's
+    admin kit. Returns (kit, where it came from: "given", "environment" or "poc"); one clear line when none."""
+    if path is not None:
+        if not str(path).strip():  # a blank path is a mistake, never a request for another kit (identity)
+            raise FlareError(
+                "the startup kit path is empty: give the kit folder, or leave the kit out for the default "
+                f"(${KIT_ENV_VAR}, else the embedded system's admin)"
+            )
+        return str(path), "given"
+    if os.environ.get(KIT_ENV_VAR):
+        return os.environ[KIT_ENV_VAR], "environment"
+    kit = embedded_kit()
+    if kit is None:
         raise FlareError(
-            "no startup kit given: pass the admin kit folder, set FLARE_STARTUP_KIT, "
+            "no startup kit given: pass the admin kit folder (fj.connect(KIT)), set FLARE_STARTUP_KIT, "
             "or start the embedded system with fj.poc.start() (%flare poc start)"
         )
-    return system.kit
+    return kit, "poc"
 
 
 # -- checks --------------------------------------------------------------------------------------------------------
@@ -137,44 +149,34 @@ class _Report:
         )
 
 
-def check_kit(path: str | os.PathLike, secure: bool = True) -> pd.DataFrame:
+def check_kit(path: str | os.PathLike | None = None, secure: bool = True) -> pd.DataFrame:
     """Check an admin startup kit without connecting; one row per check: ``check``, ``ok``, ``level``, ``detail``.
+
+    ``path`` defaults to ``$FLARE_STARTUP_KIT``, else the running embedded system's kit (``default_kit``).
+    ``fj.connect`` runs the same checks first and refuses a kit with an error.
 
     ``level`` is "ok", "warning" (usable, but act soon: a certificate that expires within 30 days, a private key
     others can read) or "error" (NVFlare would fail: missing or unreadable files, malformed ``fed_admin.json``, a
     certificate expired or not yet valid or not signed by the kit's root CA, a private key that does not match the
     certificate). ``ok`` is True only for "ok" rows. With ``secure=False`` the certificate files are required only
-    where NVFlare reads them for insecure sessions too (nvflare >= 2.7); those present are always checked.
+    where NVFlare reads them for insecure sessions too (nvflare >= 2.7); those present are always checked, and a
+    server that is not this machine is a warning (an insecure session's commands are neither encrypted nor
+    authorized by the server). The identity rows are who the server will take the kit's user for.
     """
     report = _Report()
-    kit = _kit_folder(path, report)
+    kit = _kit_folder(default_kit(path)[0], report)
     if kit is not None:
         if secure:
             need = ""
-        elif insecure_sessions_use_certificates():
-            need = f"; nvflare {_nvflare_version()} reads it for insecure sessions too"
+        elif compat.INSECURE_SESSIONS_USE_CERTIFICATES:
+            need = f"; nvflare {compat.NVFLARE_VERSION} reads it for insecure sessions too"
         else:
             need = None
         config = _check_config(kit / "startup", need is not None, report)
         _check_credentials(kit / "startup", config or {}, need, report)
+        if not secure and config:
+            _check_insecure_host(config, report)
     return report.frame()
-
-
-def insecure_sessions_use_certificates() -> bool:
-    """Whether the installed NVFlare reads the kit's certificate and key for an insecure session as well.
-
-    From 2.7, every admin session authenticates with them (an insecure one only takes its user name from the
-    certificate); up to 2.6 an insecure kit (``"with_ssl": false`` in fed_admin.json) needs none.
-    """
-    from packaging.version import Version
-
-    return _nvflare_version() >= Version("2.7")
-
-
-def _nvflare_version():
-    from .compat import NVFLARE_VERSION
-
-    return NVFLARE_VERSION
 
 
 def first_error(report: pd.DataFrame) -> str | None:
@@ -313,8 +315,6 @@ def _load(f: Path, loader, what: str, need: str | None, report: _Report):
 
 def _load_cert(data: bytes):
     """(certificate, None) or (None, what is wrong)."""
-    from cryptography import x509
-
     try:
         return x509.load_pem_x509_certificate(data), None
     except Exception:
@@ -324,8 +324,6 @@ def _load_cert(data: bytes):
 def _load_private_key(data: bytes):
     """(private key, None) or (None, what is wrong): never a message built from the key's bytes (not even
     cryptography's), so nothing of them can reach a report, a log or a traceback."""
-    from cryptography.hazmat.primitives import serialization
-
     try:
         return serialization.load_pem_private_key(data, password=None), None
     except TypeError:
@@ -336,12 +334,8 @@ def _load_private_key(data: bytes):
 
 def _describe(obj) -> str:
     """What a loaded certificate or key is, without anything secret: subject and issuer, or algorithm and size."""
-    from cryptography import x509
-
     if isinstance(obj, x509.Certificate):
         return f"{_name(obj.subject)}, issued by {_name(obj.issuer)}"
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
     if isinstance(obj, rsa.RSAPrivateKey):
         return f"RSA {obj.key_size}-bit (content not shown)"
     if isinstance(obj, ec.EllipticCurvePrivateKey):
@@ -351,7 +345,6 @@ def _describe(obj) -> str:
 
 def _name(name) -> str:
     """A certificate name as 'CN=..., O=..., role=...' (NVFlare keeps the role in UNSTRUCTURED_NAME)."""
-    from cryptography.x509.oid import NameOID
 
     def label(attr) -> str:
         return "role" if attr.oid == NameOID.UNSTRUCTURED_NAME else attr.rfc4514_attribute_name
@@ -360,7 +353,7 @@ def _name(name) -> str:
 
 
 def _check_identity(cert, crt: str, report: _Report) -> None:
-    ident = _identity(cert)
+    ident = certificate_identity(cert)
     if ident["name"]:
         report.add("identity: name", "ok", ident["name"])
     else:
@@ -368,6 +361,31 @@ def _check_identity(cert, crt: str, report: _Report) -> None:
         report.add("identity: name", "error", why)
     report.add("identity: org", "ok", ident["org"] or "(none)")
     report.add("identity: role", "ok", ident["role"] or "(none)")
+
+
+def this_machine(host) -> bool:
+    """Whether ``host`` (a kit's server) names this machine: localhost, a loopback address, this machine's host name
+    or one of its interfaces' addresses. Decided from the name alone (no DNS lookup: checks make no network call)."""
+    name = str(host or "").strip().strip("[]").lower()
+    if name in ("localhost", "localhost.localdomain", socket.gethostname().lower()):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if address.is_loopback or address.is_unspecified:
+        return True
+    own = {a.address.split("%")[0] for addrs in psutil.net_if_addrs().values() for a in addrs}
+    return str(address) in own
+
+
+def _check_insecure_host(config: dict, report: _Report) -> None:
+    host, port = compat.admin_endpoint(config)
+    if this_machine(host):
+        report.add("insecure session", "ok", f"the server ({host}) is this machine: nothing crosses the network")
+        return
+    why = f"an insecure session talks to {host}:{port}, which is not this machine, unencrypted and unauthorized"
+    report.add("insecure session", "warning", f"{why}: connect securely (the default) to a server elsewhere")
 
 
 def _check_validity(cert, file_name: str, check: str, report: _Report) -> bool:
@@ -409,23 +427,17 @@ def _check_chain(cert, root, crt: str, ca: str, in_time: bool, report: _Report) 
             why = f"{crt} was issued by {_name(cert.issuer)}, not by the kit's root CA {ca} ({_name(root.subject)})"
         report.add("signed by root CA", "error", f"{why}: the files come from different provisionings: {REPROVISION}")
         return
-    try:
-        from nvflare.lighter.utils import verify_cert_chain
-    except ImportError:  # older NVFlare releases do not validate the path
-        verify_cert_chain = None
-    if in_time and verify_cert_chain is not None:
+    if in_time and compat.verify_cert_chain is not None:  # older NVFlare releases do not validate the path
         try:
-            verify_cert_chain(leaf_cert=cert, intermediate_certs=[], root_ca_cert=root)
+            compat.verify_cert_chain(leaf_cert=cert, intermediate_certs=[], root_ca_cert=root)
         except Exception as e:  # cryptography's reason names an extension or a constraint, nothing secret
-            why = f"{crt} is signed by {ca}, but nvflare {_nvflare_version()} rejects the chain ({str(e)[:160]})"
+            why = f"{crt} is signed by {ca}, but nvflare {compat.NVFLARE_VERSION} rejects the chain ({str(e)[:160]})"
             report.add("signed by root CA", "error", f"{why}: {REPROVISION}")
             return
     report.add("signed by root CA", "ok", f"{crt} is signed by {ca} ({_name(root.subject)})")
 
 
 def _check_key_match(cert, private_key, crt: str, key: str, report: _Report) -> None:
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
     def spki(public_key) -> bytes:
         return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 

@@ -1,11 +1,13 @@
 """matplotlib figures: federated-statistics histograms, training metrics, stats over time.
 
 Every function returns a plain ``Figure`` built with the object-oriented API (no pyplot state, no global style
-change), so callers can restyle or save it; in a notebook a returned Figure renders inline.
+change), so callers can restyle or save it; in a notebook a returned Figure renders inline (``inline.py``).
+Pure: no IPython, no widgets.
 """
 
 from __future__ import annotations
 
+import io
 import math
 
 import pandas as pd
@@ -13,28 +15,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 GLOBAL = "Global"
-
-
-def shown_inline(fig: Figure) -> Figure:
-    """Make sure IPython can draw ``fig`` as a PNG when it is a cell's value.
-
-    IPython registers its Figure formatter only once pyplot or ``%matplotlib inline`` is used; our figures never
-    touch pyplot (no global state), so we register the same formatter (IPython's own ``print_figure``) for the
-    Figure type when none is there. Nothing else changes: no backend switch, no rcParams."""
-    try:
-        from IPython import get_ipython
-        from IPython.core.pylabtools import print_figure
-
-        ip = get_ipython()
-        if ip is not None:
-            png = ip.display_formatter.formatters["image/png"]
-            try:
-                png.lookup(fig)
-            except KeyError:
-                png.for_type(Figure, lambda f: print_figure(f, "png", bbox_inches="tight"))
-    except Exception:  # displaying is a convenience: never let it break returning the figure
-        pass
-    return fig
 
 
 def _grid(n: int, width: float = 4.2, height: float = 3.0, max_cols: int = 3) -> tuple[Figure, list]:
@@ -67,7 +47,7 @@ def histograms_figure(frames: dict[str, pd.DataFrame], percent: bool = False, si
         ax.set_ylabel("percent of rows" if percent else "rows")
         if ax.get_legend_handles_labels()[1]:
             ax.legend(fontsize="small")
-    return shown_inline(fig)
+    return fig
 
 
 def metrics_figure(metrics: pd.DataFrame) -> Figure:
@@ -81,11 +61,13 @@ def metrics_figure(metrics: pd.DataFrame) -> Figure:
             ax.plot(s["round"], s["value"], marker="o", label=site)
         ax.set_title(name)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if m["round"].nunique() == 1:  # one round: a tick on it, not fractions around it
+            ax.set_xticks([int(m["round"].iloc[0])])
         ax.set_xlabel("round")
         ax.set_ylabel(name)
         if len(m):
             ax.legend(fontsize="small")
-    return shown_inline(fig)
+    return fig
 
 
 def stats_history_figure(history: pd.DataFrame) -> Figure:
@@ -96,7 +78,7 @@ def stats_history_figure(history: pd.DataFrame) -> Figure:
     fig, axes = _grid(max(1, len(keys)))
     if not keys:
         axes[0].set_title("no numeric stats recorded")
-        return shown_inline(fig)
+        return fig
     for ax, (target, component, key) in zip(axes, keys, strict=True):
         s = numeric[(numeric["target"] == target) & (numeric["component"] == component) & (numeric["key"] == key)]
         ax.plot(s["time"], s["value"], marker=".", label=f"{target}")
@@ -104,4 +86,28 @@ def stats_history_figure(history: pd.DataFrame) -> Figure:
         ax.set_xlabel("time")
         ax.set_ylabel(str(key))
         ax.legend(fontsize="small")
-    return shown_inline(fig)
+    return fig
+
+
+def comparison_figure(lines: dict[str, pd.Series], metric: str) -> Figure:
+    """One axis: ``metric`` against round, one line per run (each a Series indexed by round)."""
+    fig, (ax,) = _grid(1, width=6.0, height=3.6)
+    for label, values in lines.items():
+        if len(values):
+            ax.plot(list(values.index), list(values.values), marker="o", label=str(label))
+    ax.set_title(f"{metric} per round")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("round")
+    ax.set_ylabel(metric)
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(fontsize="small")
+    else:
+        ax.text(0.5, 0.5, f"no run reported {metric}", ha="center", va="center", transform=ax.transAxes)
+    return fig
+
+
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (what a saved report embeds), drawn without pyplot."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()

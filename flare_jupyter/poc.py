@@ -6,6 +6,12 @@ the kernel session. Every process it started is stopped by ``stop()``, and at ke
 
 Two kernels never collide: each system has its own ports and workspace, and NVFlare's per-user configuration
 (``~/.nvflare``) is redirected into that workspace.
+
+Users with roles (``users=``): each gets a startup kit of their own, made by NVFlare's own tooling: ``nvflare poc
+add-user`` where the release has it (2.9; also on a running system, ``PocSystem.add_user``), else as admin
+participants of the project file that ``nvflare poc prepare`` provisions. ``kit_for(name)`` is a user's kit,
+``users`` lists them. The system registers its sites' authorization policy with ``policy``, so widgets and
+refusals know what each user may do.
 """
 
 from __future__ import annotations
@@ -21,13 +27,25 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import psutil
+from nvflare.apis.utils.format_check import name_check
 
+from . import compat, kit, policy, render
 from ._exit import on_exit
+from .connection import connect as connect_session
+from .connection import current as current_session
+from .connection import disconnect
 from .errors import FlareError
+from .values import seconds, whole_number
 
 PROJECT = "fjpoc"
 ADMIN = "admin@nvidia.com"
+#: The organisation of the project admin and of every site of the embedded system.
+ORG = "nvidia"
+#: The roles a further user may have: those of NVFlare's default authorization policy but the project admin's,
+#: of whom NVFlare's provisioning allows one (``lighter/constants.py`` ``DEFINED_ROLES``).
+ROLES = ("org_admin", "lead", "member")
 _current: PocSystem | None = None
 _lock = threading.Lock()
 
@@ -61,10 +79,15 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def project_yaml(n_clients: int, fl_port: int, admin_port: int) -> str:
-    from . import compat
-
-    clients = "".join(f"  - name: site-{i}\n    type: client\n    org: nvidia\n" for i in range(1, n_clients + 1))
+def project_yaml(n_clients: int, fl_port: int, admin_port: int, admins: dict | None = None) -> str:
+    """The project file ``nvflare poc prepare -i`` provisions: a server on the given ports, ``n_clients`` clients
+    and the project admin, all of organisation nvidia, any further ``admins`` (name: (role, org)), with the
+    builders this release's provisioning takes."""
+    clients = "".join(f"  - name: site-{i}\n    type: client\n    org: {ORG}\n" for i in range(1, n_clients + 1))
+    clients += "".join(
+        f"  - name: {name}\n    type: admin\n    org: {org}\n    role: {role}\n"
+        for name, (role, org) in (admins or {}).items()
+    )
     return f"""api_version: 3
 name: {PROJECT}
 description: flare-jupyter embedded system
@@ -78,7 +101,77 @@ participants:
     type: admin
     org: nvidia
     role: project_admin
-""" + compat.poc_project_builders(fl_port, admin_port)
+""" + _builders(fl_port, admin_port)
+
+
+def _builders(fl_port: int, admin_port: int) -> str:
+    """The ``builders:`` section of the project file (YAML text)."""
+    if compat.POC_PROJECT_HAS_OVERSEER:  # the HA-era provisioning: workspace templates and an overseer agent
+        return f"""builders:
+  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
+    args:
+      template_file:
+        - master_template.yml
+  - path: nvflare.lighter.impl.template.TemplateBuilder
+  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
+    args:
+      config_folder: config
+      overseer_agent:
+        path: nvflare.ha.dummy_overseer_agent.DummyOverseerAgent
+        overseer_exists: false
+        args:
+          sp_end_point: server:{fl_port}:{admin_port}
+  - path: nvflare.lighter.impl.cert.CertBuilder
+  - path: nvflare.lighter.impl.signature.SignatureBuilder
+"""
+    return """builders:
+  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
+  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
+    args:
+      config_folder: config
+  - path: nvflare.lighter.impl.cert.CertBuilder
+  - path: nvflare.lighter.impl.signature.SignatureBuilder
+"""
+
+
+def check_users(users) -> dict[str, tuple[str, str]]:
+    """``users`` as {name: (role, org)}: a plain role string means the project admin's organisation. Names, roles
+    and organisations are checked as NVFlare's provisioning checks them, so a mistake is one line before any
+    provisioning starts."""
+    if users is None:
+        return {}
+    if not isinstance(users, dict):
+        raise FlareError(
+            "users must be a dict of user name: role or (role, org), e.g. "
+            "{'lead@org-b.com': ('lead', 'org_b'), 'member@nvidia.com': 'member'}"
+        )
+    checked = {}
+    for name, spec in users.items():
+        pair = (spec, ORG) if isinstance(spec, str) else tuple(spec) if isinstance(spec, (tuple, list)) else ()
+        if len(pair) != 2 or not all(isinstance(v, str) for v in pair):
+            raise FlareError(f"user {name!r}: give a role or (role, org), e.g. ('lead', 'org_b'), not {spec!r}")
+        role, org = pair
+        checked[_checked_name(name, "admin", "a user name is an email address, e.g. lead@org-b.com")] = (
+            _checked_role(name, role),
+            _checked_name(org, "org", "an organisation name holds only letters, digits and '_', e.g. org_b"),
+        )
+    if ADMIN in checked:
+        raise FlareError(f"{ADMIN} is the embedded system's project admin already: give the other users")
+    return checked
+
+
+def _checked_name(name, kind: str, hint: str) -> str:
+    if not isinstance(name, str) or name_check(name, kind)[0]:
+        raise FlareError(f"{name!r} is not a valid {'user' if kind == 'admin' else 'organisation'} name: {hint}")
+    return name
+
+
+def _checked_role(name: str, role: str) -> str:
+    if role == "project_admin":
+        raise FlareError(f"user {name!r}: a project has one project_admin ({ADMIN}): give org_admin, lead or member")
+    if role not in ROLES:
+        raise FlareError(f"user {name!r}: role {role!r} is not one of {', '.join(ROLES)} (NVFlare's roles)")
+    return role
 
 
 def _env(workspace: Path) -> dict:
@@ -98,13 +191,24 @@ def _env(workspace: Path) -> dict:
 class PocSystem:
     """A running embedded FLARE system. ``.kit``, ``.username``, ``.clients``, ``.stop()``; a context manager."""
 
-    def __init__(self, workspace: Path, n_clients: int, fl_port: int, admin_port: int, owns_workspace: bool):
+    def __init__(
+        self,
+        workspace: Path,
+        n_clients: int,
+        fl_port: int,
+        admin_port: int,
+        users: dict | None = None,
+        secure: bool = True,
+    ):
         self.workspace = Path(workspace)
+        self.secure = secure
         self.clients = [f"site-{i}" for i in range(1, n_clients + 1)]
         self.fl_port = fl_port
         self.admin_port = admin_port
         self.username = ADMIN
-        self.owns_workspace = owns_workspace
+        self._users = {ADMIN: ("project_admin", ORG), **check_users(users)}
+        if not secure and len(self._users) > 1:
+            raise FlareError("an insecure system has no users but its project admin: give users= to a secure one")
         self.started_at: float | None = None
         self.ready_seconds: float | None = None
         self._procs: dict[str, subprocess.Popen] = {}
@@ -122,33 +226,105 @@ class PocSystem:
     def participants(self) -> list[str]:
         return ["server", *self.clients]
 
+    # -- users -------------------------------------------------------------------------------------------------
+    @property
+    def users(self) -> pd.DataFrame:
+        """The system's users: name, org, role and the folder of their startup kit (the project admin first)."""
+        rows = [(name, org, role, str(self.prod_dir / name)) for name, (role, org) in self._users.items()]
+        frame = pd.DataFrame(rows, columns=["name", "org", "role", "kit"])
+        return frame.astype("string")
+
+    def kit_for(self, name: str) -> str:
+        """The startup kit of user ``name`` (``fj.connect(system.kit_for(name))`` acts as that user)."""
+        if name not in self._users:
+            known = ", ".join(self._users)
+            raise FlareError(f"{name!r} is not a user of this system ({known}): add it with users= or add_user()")
+        return str(self.prod_dir / name)
+
+    def add_user(self, name: str, role: str, org: str = ORG) -> str:
+        """Give the system another user, with a startup kit of their own, and return the kit. The system may be
+        running: NVFlare's server takes a user's name, organisation and role from the kit's certificate, signed by
+        the project's root CA, so nothing restarts. Needs ``nvflare poc add-user`` (nvflare 2.9; with 2.5 users
+        are provisioned with the project: ``fj.poc.start(users=...)``)."""
+        (name, (role, org)), *_ = check_users({name: (role, org)}).items()
+        if not self.secure:
+            raise FlareError("an insecure system has no users but its project admin: give users= to a secure one")
+        if name in self._users:
+            if self._users[name] == (role, org):
+                return self.kit_for(name)
+            raise FlareError(
+                f"{name} is already a user of this system, as {self._users[name][0]} of "
+                f"{self._users[name][1]}: a user keeps the role of their certificate"
+            )
+        if role not in compat.poc_user_roles():
+            raise FlareError(
+                f"nvflare {compat.NVFLARE_VERSION} cannot add a {role} to a prepared system "
+                f"(nvflare poc add-user adds {', '.join(compat.poc_user_roles()) or 'nobody'}): "
+                "give every user to fj.poc.start(users=...) instead"
+            )
+        cmd = [sys.executable, "-m", "nvflare.cli", *compat.poc_add_user_args(role, name, org)]
+        out = subprocess.run(cmd, env=_env(self.workspace), capture_output=True, text=True)
+        if out.returncode != 0 or not Path(self.prod_dir, name, "startup", "client.crt").is_file():
+            said = ((out.stdout or "").strip() or (out.stderr or "").strip()).splitlines()[-1:] or ["no output"]
+            command = f"nvflare poc add-user {role} {name} --org {org}"
+            raise FlareError(f"{command} failed (exit {out.returncode}): {said[0]}")
+        self._users[name] = (role, org)
+        return self.kit_for(name)
+
+    def _provisioned_users(self) -> dict:
+        """The users the project file provisions: all of them where ``nvflare poc add-user`` cannot add them."""
+        can_add = compat.poc_user_roles()
+        return {n: ro for n, ro in self._users.items() if n != ADMIN and ro[0] not in can_add}
+
     # -- lifecycle -------------------------------------------------------------------------------------------
     def prepare(self) -> None:
         """Provision the project with NVFlare's ``nvflare poc prepare`` (certificates, kits, configs)."""
         self.workspace.mkdir(parents=True, exist_ok=True)
         project = self.workspace / "project.yml"
-        project.write_text(project_yaml(len(self.clients), self.fl_port, self.admin_port))
-        from . import compat
-
+        admins = self._provisioned_users()
+        project.write_text(project_yaml(len(self.clients), self.fl_port, self.admin_port, admins))
         flags, answer = compat.poc_prepare_args()
         cmd = [sys.executable, "-m", "nvflare.cli", "poc", "prepare", "-i", str(project), *flags]
         out = subprocess.run(cmd, env=_env(self.workspace), capture_output=True, text=True, input=answer)
         if out.returncode != 0 or not Path(self.kit, "startup", "fed_admin.json").is_file():
             tail = ((out.stderr or "").strip() or (out.stdout or "").strip()).splitlines()[-5:]
             raise FlareError(f"nvflare poc prepare failed (exit {out.returncode}): {' | '.join(tail)}")
+        for name, (role, org) in list(self._users.items()):  # the rest, with NVFlare's add-user (2.9)
+            if name != ADMIN and name not in admins:
+                del self._users[name]
+                self.add_user(name, role, org)
+        if not self.secure and compat.INSECURE_SESSIONS_NEED_AN_INSECURE_SYSTEM:
+            for name in self.participants:
+                compat.make_kit_insecure(self.prod_dir / name / "startup")
 
-    def launch(self) -> None:
-        """Start the server and every client at once, each under its kit's own ``sub_start.sh`` watchdog (which
-        restarts it after a crash or a ``restart`` command), each in its own process group.
+    def bring_up(self, timeout: float = 120.0, say=None) -> None:
+        """Provision, launch and wait until every client is connected (stopping everything again on failure)."""
+        say = say or (lambda msg: None)
+        t0 = time.monotonic()
+        n_users = len(self._users) - 1
+        more = f" and {n_users} more user{'s' * (n_users != 1)}" if n_users else ""
+        say(f"provisioning a FLARE project with {len(self.clients)} clients{more} in {self.workspace} ...")
+        self.prepare()
+        say(f"starting the server (admin port {self.admin_port}) and {len(self.clients)} clients ...")
+        try:
+            self.launch()
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        say(f"ready in {time.monotonic() - t0:.1f} s: server and {len(self.clients)} clients connected")
+
+    def launch(self, names: list[str] | None = None) -> None:
+        """Start the server and every client (or only ``names``) at once, each under its kit's own ``sub_start.sh``
+        watchdog (which restarts it after a crash or a ``restart`` command), each in its own process group.
 
         The watchdog waits 5 s before its first start. Where the script has a run-once mode (2.9; not 2.5), the
         first run is started at once in that mode and handed to the watchdog through ``pid.fl``, the file the
         watchdog itself reads: it then only watches, and restarts the participant when it exits."""
-        from . import compat
-
+        names = list(names or self.participants)
         env = _env(self.workspace)
         first = {}
-        for name in self.participants:
+        for name in names:
             once = compat.sub_start_once_flag(self.prod_dir / name / "startup" / "sub_start.sh")
             if once:
                 first[name] = self._spawn(f"{name} (first run)", name, env, once)
@@ -158,9 +334,27 @@ class PocSystem:
             # the first run is our child, not the watchdog's: reap it the moment it exits, or the watchdog's
             # ``kill -0`` would see a zombie as alive and never restart the participant
             threading.Thread(target=proc.wait, name=f"flare-jupyter reaper ({name})", daemon=True).start()
-        for name in self.participants:
+        for name in names:
             self._spawn(name, name, env)
         self.started_at = time.monotonic()
+        if "server" in names:  # the sites read their authorization policy at start: so do we (``policy``)
+            policy.know_system(self.prod_dir, dict.fromkeys(self.participants, ORG))
+
+    def start_participant(self, name: str, timeout: float = 60.0) -> None:
+        """Start one participant again after ``shutdown`` stopped it (its watchdog then ended too), and wait until
+        it is back: the server's admin port answering, or the client connected."""
+        if name not in self.participants:
+            raise FlareError(f"{name!r} is not a participant of this system ({', '.join(self.participants)})")
+        folder = self.prod_dir / name
+        deadline = time.monotonic() + timeout
+        while _processes_under(folder):  # its watchdog ends a few seconds after the shutdown (it sleeps 5 s)
+            if time.monotonic() > deadline:
+                raise FlareError(f"{name} is still running ({timeout:g} s after it was asked to start again)")
+            time.sleep(0.25)
+        for leftover in ("shutdown.fl", "restart.fl", "pid.fl", "daemon_pid.fl"):
+            (folder / leftover).unlink(missing_ok=True)
+        self.launch([name])
+        self.wait_ready(max(1.0, deadline - time.monotonic()), starting=[name])
 
     def _spawn(self, key: str, name: str, env: dict, *args: str) -> subprocess.Popen:
         folder = self.prod_dir / name
@@ -191,16 +385,20 @@ class PocSystem:
             time.sleep(0.01)
         raise FlareError(f"{name} did not start within {timeout:g} s: {self.log_tail(name)}")
 
-    def wait_ready(self, timeout: float, progress=None) -> None:
+    def wait_ready(self, timeout: float, progress=None, starting: list[str] | None = None) -> None:
         """Poll until the admin port answers and every client is connected; on failure, say which part failed
-        and show the tail of its log."""
-        from . import compat
-
+        and show the tail of its log. ``starting``: the participants just launched (default all), whose exit
+        during the wait is a failure."""
+        starting = set(starting or self.participants)
         deadline = time.monotonic() + timeout
         raw, last_error, seen = None, "", set()
         try:
             while time.monotonic() < deadline:
-                dead = [key.split()[0] for key, p in self._procs.items() if p.poll() is not None]
+                dead = [
+                    key.split()[0]
+                    for key, p in self._procs.items()
+                    if key.split()[0] in starting and p.poll() is not None
+                ]
                 if dead:
                     raise FlareError(f"{dead[0]} exited during start-up: {self.log_tail(dead[0])}")
                 try:
@@ -209,7 +407,7 @@ class PocSystem:
                             last_error = f"admin port {self.admin_port} not open yet"
                             time.sleep(0.25)
                             continue
-                        raw = compat.open_session(self.username, self.kit, True, 5.0)
+                        raw = compat.open_session(self.username, self.kit, self.secure, 5.0)
                     seen = {c.name for c in raw.get_connected_client_list()}
                     if progress:
                         progress(f"server up, clients connected: {len(seen & set(self.clients))}/{len(self.clients)}")
@@ -265,9 +463,7 @@ class PocSystem:
         if self._stopped:
             return
         self._stopped = True
-        from .session import current as current_session
-        from .session import disconnect
-
+        policy.forget_system(self.prod_dir)
         s = current_session()
         if s is not None and s.kit == self.kit:
             disconnect()
@@ -311,6 +507,7 @@ class PocSystem:
             "processes": ", ".join(f"{n}: {'up' if up else 'down'}" for n, up in alive.items()),
             "workspace": str(self.workspace),
             "admin kit": self.kit,
+            "users": ", ".join(f"{n} ({r}, {o})" for n, (r, o) in self._users.items()),
             "ready in": f"{self.ready_seconds:.1f} s" if self.ready_seconds else "-",
         }
 
@@ -322,11 +519,9 @@ class PocSystem:
 
     def _repr_html_(self):
         try:
-            from .render import key_value_table
-
-            return key_value_table("Embedded FLARE system (POC)", self.status())
-        except Exception:
-            return "<pre>Embedded FLARE system (unavailable)</pre>"
+            return render.key_value_table("Embedded FLARE system (POC)", self.status())
+        except Exception as e:
+            return render.unavailable("Embedded FLARE system", type(e).__name__)
 
 
 def _alive(p: psutil.Process) -> bool:
@@ -372,49 +567,51 @@ def start(
     timeout: float = 120.0,
     connect: bool = True,
     progress=print,
+    users: dict | None = None,
+    secure: bool = True,
 ) -> PocSystem:
-    """Start an embedded FLARE system (server + ``n_clients`` clients) and connect the kernel session to it.
+    """Start an embedded FLARE system (server + ``n_clients`` clients) and connect the kernel session to it as its
+    project admin (admin@nvidia.com).
 
+    ``users`` gives it more users, each with a startup kit of their own: ``{"lead@org-b.com": ("lead", "org_b"),
+    "member@nvidia.com": "member"}`` (a plain role means the project admin's organisation, nvidia; roles are
+    org_admin, lead and member: NVFlare's provisioning allows one project admin). ``system.kit_for(name)`` is a
+    user's kit (``fj.connect(kit)`` acts as them), ``system.users`` lists them. ``secure=False`` starts a system for
+    insecure admin sessions (NVFlare's ``new_insecure_session``), which has no users but the project admin.
     ``workspace`` defaults to a fresh folder in the user's cache. ``progress`` receives one-line status messages
-    (pass ``None`` for silence). Returns the running system; a second call while one runs returns that one.
+    (pass ``None`` for silence). Returns the running system; a second call while one runs returns that one, with any
+    user it lacks added (nvflare 2.9).
     """
     global _current
-    if isinstance(n_clients, bool) or not isinstance(n_clients, int) or not 1 <= n_clients <= 16:
-        raise FlareError(f"n_clients must be a whole number from 1 to 16, not {n_clients!r}")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise FlareError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    whole_number("n_clients", n_clients, 1, 16)
+    seconds("timeout", timeout)
+    wanted = check_users(users)
     say = progress or (lambda msg: None)
     with _lock:
         if _current is not None and _current.running():
             say("the embedded FLARE system is already running")
             system = _current
+            for name, (role, org) in wanted.items():
+                system.add_user(name, role, org)
         else:
-            owns = workspace is None
-            if owns:
+            if workspace is None:
                 root = default_root()
                 _prune_stale(root)
                 root.mkdir(parents=True, exist_ok=True)
                 workspace = tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root)
             fl_port, admin_port = free_ports(2)
-            system = PocSystem(Path(workspace).resolve(), n_clients, fl_port, admin_port, owns)
-            t0 = time.monotonic()
-            say(f"provisioning a FLARE project with {n_clients} clients in {system.workspace} ...")
-            system.prepare()
-            say(f"starting the server (admin port {admin_port}) and {n_clients} clients ...")
-            try:
-                system.launch()
-                system.wait_ready(timeout, progress=None)
-            except BaseException:
-                system.stop()
-                raise
-            say(f"ready in {time.monotonic() - t0:.1f} s: server and {n_clients} clients connected")
+            system = PocSystem(Path(workspace).resolve(), n_clients, fl_port, admin_port, wanted, secure=secure)
+            system.bring_up(timeout, say)
             _current = system
+            kit.use_embedded_kit(_running_kit)
     if connect:
-        from .session import connect as _connect
-
-        s = _connect(system.kit, system.username)
-        s.origin = "poc"
+        connect_session(system.kit, system.username, secure=system.secure)
     return system
+
+
+def _running_kit() -> str | None:
+    system = current()
+    return system.kit if system is not None else None
 
 
 def current() -> PocSystem | None:
@@ -430,9 +627,8 @@ def stop() -> None:
         s.stop()
 
 
-def status() -> PocSystem | None:
-    """The running embedded system (its repr shows ports, clients, processes), or None."""
-    return current()
+#: ``fj.poc.status()``: the running embedded system (its repr shows ports, clients, processes), or None.
+status = current
 
 
 @on_exit

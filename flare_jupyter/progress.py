@@ -10,8 +10,13 @@ Where the numbers come from:
   ``num_rounds`` in ScatterAndGather's ``show_stats``.
 * k (current round): ``current_round`` in ``show_stats`` (ScatterAndGather reports it); NVFlare's ``FedAvg`` does
   not, so its server log is read instead ("Round 2 started." means round 3 of N: the log counts from 0).
-* metrics: the server log's "validation metric 0.7 from client site-1" lines (NVFlare's model selectors), each
-  under the round it was logged in; the metric's name is the selector's ``key_metric`` when the config names one.
+* metrics: the job's round records (NVFlare's ``round_metrics.jsonl``, read by the poller with ``metrics``) when the
+  job writes them; else the server log's "validation metric 0.7 from client site-1" lines (NVFlare's model
+  selectors), each under the round it was logged in, named after the selector's ``key_metric`` when the config
+  names one.
+
+A running job's files only grow, so they are read from where the last read ended (``FileFollower``) and only the
+new complete lines are parsed (``LogProgress``): a tick costs the same in round 500 as in round 5.
 """
 
 from __future__ import annotations
@@ -21,10 +26,15 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from .values import duration_seconds, timestamp
+
 ROUND_STARTED = re.compile(r"Round (\d+) started")
 METRIC_LINE = re.compile(r"validation metric ([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?) from client (\S+)")
 #: How the job's status reads when it is over (NVFlare's RunStatus values start with FINISHED).
 FINISHED_PREFIX = "FINISHED"
+#: Where a job's metrics were read from (``Progress.metrics_source``): NVFlare's round records, or the server log.
+ROUND_RECORDS = "round_metrics.jsonl"
+SERVER_LOG = "server log"
 
 
 @dataclass
@@ -47,6 +57,7 @@ class Progress:
     num_rounds: int | None = None
     sites: dict[str, SiteState] = field(default_factory=dict)
     metrics: list[tuple[int, str, str, float]] = field(default_factory=list)  # (round, site, metric, value)
+    metrics_source: str = ""  # where the metrics come from: ROUND_RECORDS or SERVER_LOG ('' before any)
     submitted: datetime | None = None
     started: datetime | None = None
     duration: str = ""
@@ -135,10 +146,7 @@ def round_from_stats(server_stats) -> tuple[int | None, int | None]:
 
 def round_from_log(log_text: str) -> int | None:
     """The last round the server log says has started, 1-based; None if none has."""
-    last = None
-    for m in ROUND_STARTED.finditer(log_text or ""):
-        last = int(m.group(1))
-    return last + 1 if last is not None else None
+    return LogProgress().read(log_text).round
 
 
 def metrics_from_log(log_text: str, metric: str | None = None) -> list[tuple[int, str, str, float]]:
@@ -147,17 +155,81 @@ def metrics_from_log(log_text: str, metric: str | None = None) -> list[tuple[int
     The round is the one the log last said had started (1-based; 0 before any). ``metric`` names the value
     (the selector's key metric); by default "validation metric".
     """
-    name = metric or "validation metric"
-    rows, current = [], 0
-    for line in (log_text or "").splitlines():
-        started = ROUND_STARTED.search(line)
-        if started:
-            current = int(started.group(1)) + 1
-            continue
-        m = METRIC_LINE.search(line)
-        if m:
-            rows.append((current, m.group(2).rstrip(".,;"), name, float(m.group(1))))
-    return rows
+    return LogProgress(metric).read(log_text).rows
+
+
+@dataclass
+class LogProgress:
+    """What a server log said so far, fed its lines in order as they come: the last round started (1-based, None
+    before any) and a metrics row for each "validation metric" line, under the round started before it."""
+
+    metric: str | None = None
+    round: int | None = None
+    rows: list[tuple[int, str, str, float]] = field(default_factory=list)
+
+    def add(self, lines) -> bool:
+        """Take the next complete lines of the log; whether they told anything new."""
+        told = False
+        name = self.metric or "validation metric"
+        for line in lines:
+            started = ROUND_STARTED.search(line)
+            if started:
+                self.round = int(started.group(1)) + 1
+                told = True
+                continue
+            m = METRIC_LINE.search(line)
+            if m:
+                self.rows.append((self.round or 0, m.group(2).rstrip(".,;"), name, float(m.group(1))))
+                told = True
+        return told
+
+    def read(self, text: str) -> LogProgress:
+        self.add((text or "").splitlines())
+        return self
+
+
+@dataclass
+class FileFollower:
+    """Where a growing file (a running job's log or round records) was read up to: the byte just past its last
+    complete line. The next read asks for the file from the byte before that (``since``), which must be the newline
+    the last read ended on: if it is not, or the file is now shorter, the file was replaced (NVFlare's log rotation)
+    and is read again from its start. A last line still being written is left for the next read."""
+
+    offset: int = 0
+    bytes_read: int = 0  # everything the reads returned, for the benchmarks
+
+    def since(self) -> int:
+        return self.offset - 1 if self.offset else 0
+
+    def take(self, text: str) -> list[str]:
+        """The complete lines new in ``text`` (what the file held from ``since()`` on)."""
+        text = text or ""
+        self.bytes_read += len(text)
+        if self.offset:
+            if not text.startswith("\n"):  # shorter than before, or another file: start again from its beginning
+                self.offset = 0
+                return []
+            text = text[1:]
+        end = text.rfind("\n")
+        if end < 0:
+            return []
+        self.offset += len(text[: end + 1].encode("utf-8"))
+        return text[:end].split("\n")
+
+
+def writes_file(config, file_name: str) -> bool:
+    """Whether a component of the job's server config (text or parsed JSON) writes ``file_name`` (a component
+    argument ending in ``_file_name`` names it): how the poller knows a job keeps readable round records."""
+    config = _parsed(config)
+    found, todo = False, [config]
+    while todo and not found:
+        node = todo.pop()
+        if isinstance(node, dict):
+            found = any(k.endswith("_file_name") and v == file_name for k, v in node.items())
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return found
 
 
 # -- sites -----------------------------------------------------------------------------------------------------
@@ -204,18 +276,6 @@ def site_states(sites, client_stats, finished: bool = False) -> dict[str, SiteSt
     return out
 
 
-def _time(value) -> datetime | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return datetime.fromtimestamp(value, tz=timezone.utc)
-    if isinstance(value, str) and value and value != "N/A":
-        try:
-            t = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
-    return None
-
-
 def job_progress(
     job_id: str,
     listing: dict | None,
@@ -225,11 +285,16 @@ def job_progress(
     config=None,
     log_text: str | None = None,
     previous: Progress | None = None,
+    log_round: int | None = None,
+    metrics: list | None = None,
+    metrics_source: str = "",
 ) -> Progress:
     """Combine what is known about a job into one ``Progress``.
 
-    Any input may be missing (None): the answer keeps what ``previous`` knew, so a poll whose details failed does
-    not make the round go back or the sites disappear.
+    ``log_text`` is a whole log (or its progress lines) to read here; ``log_round`` and ``metrics`` (with their
+    ``metrics_source``) are what the poller already read from the job's files, a few new lines per tick. Any input
+    may be missing (None): the answer keeps what ``previous`` knew, so a poll whose details failed does not make
+    the round go back or the sites disappear.
     """
     prev = previous or Progress(job_id)
     listing = listing or {}
@@ -241,22 +306,26 @@ def job_progress(
         round=prev.round,
         num_rounds=prev.num_rounds,
         sites=dict(prev.sites),
-        metrics=list(prev.metrics),
-        submitted=_time(listing.get("submit_time")) or _time(meta.get("submit_time_iso")) or prev.submitted,
-        started=_time(meta.get("start_time")) or prev.started,
+        metrics=prev.metrics,
+        metrics_source=prev.metrics_source,
+        submitted=timestamp(listing.get("submit_time")) or timestamp(meta.get("submit_time_iso")) or prev.submitted,
+        started=timestamp(meta.get("start_time")) or prev.started,
         duration=str(listing.get("duration") or meta.get("duration") or prev.duration or ""),
     )
     planned = num_rounds_from_config(config) if config is not None else None
     current, stats_planned = round_from_stats(server_stats)
     p.num_rounds = planned or stats_planned or p.num_rounds
-    log_round = round_from_log(log_text) if log_text is not None else None
+    if log_text is not None:
+        read = LogProgress(key_metric_from_config(config) if config is not None else None).read(log_text)
+        log_round = max(log_round or 0, read.round or 0) or None
+        if metrics is None:
+            metrics, metrics_source = read.rows, SERVER_LOG
     for k in (current, log_round):
         if k is not None:
             p.round = max(k, p.round or 0)
-    if log_text is not None:
-        metrics = metrics_from_log(log_text, key_metric_from_config(config) if config is not None else None)
-        if metrics or not p.metrics:
-            p.metrics = metrics
+    if metrics is not None and (metrics or not p.metrics):
+        p.metrics = metrics if isinstance(metrics, list) else list(metrics)
+        p.metrics_source = metrics_source
     sites = job_sites(meta) or list(prev.sites)
     if client_stats is not None or p.finished or (sites and not p.sites):
         p.sites = site_states(sites, client_stats, finished=p.finished)
@@ -265,13 +334,10 @@ def job_progress(
 
 def elapsed_seconds(p: Progress, now: datetime | None = None) -> float | None:
     """Seconds since the job started (or was submitted) until now, or its run time once it finished."""
-    if p.finished and p.duration and p.duration != "N/A":
-        parts = p.duration.split(":")
-        try:
-            if len(parts) == 3:
-                return int(parts[0]) * 3600 + int(parts[1]) * 60 + float(parts[2])
-        except ValueError:
-            pass
+    if p.finished:
+        run_time = duration_seconds(p.duration)
+        if run_time == run_time:  # not NaN
+            return run_time
     start = p.started or p.submitted
     if start is None:
         return None

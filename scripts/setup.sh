@@ -14,6 +14,6 @@ fi
 stamp=.venv/.flare-jupyter-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[test,docs]"
   touch "$stamp"
 fi

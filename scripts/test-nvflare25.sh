@@ -3,7 +3,7 @@
 # release that still has the service-provider methods (list_sp, get_active_sp, promote_sp), lacks get_job_logs and
 # submit_token, and answers abort_job/delete_job with None: every difference that flare_jupyter/compat.py handles.
 # Runs in its own virtual environment, .venv-nvflare25, created or updated here (a no-op when current).
-# Extra arguments go to pytest.
+# Extra arguments go to pytest. FLARE_JUPYTER_INSTALL_ONLY=1 makes (or updates) the environment and runs nothing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-python3}
@@ -27,5 +27,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$(cat "$stamp")" !
   "$VENV/bin/python" -m pip check
   echo "$NVFLARE_OLD" >"$stamp"
 fi
+if [ -n "${FLARE_JUPYTER_INSTALL_ONLY:-}" ]; then exit 0; fi
 echo "integration tests against nvflare $("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("nvflare"))') ..."
 exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/integration "$@"

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests (recorded NVFlare answers), integration tests against the real embedded FLARE
-# system, and every notebook executed top to bottom. Then, for a full run (no arguments), the integration tests once
-# more against nvflare 2.5.2 in a second virtual environment (scripts/test-nvflare25.sh). Fails if either run fails.
-# Extra arguments go to the main pytest run only (and skip the 2.5.2 run: a subset was asked for).
+# system, the browser tests and every notebook executed top to bottom, on parallel workers (their share is set in
+# tests/conftest.py); then the integration tests once more against nvflare 2.5.2 in a second virtual environment
+# (scripts/test-nvflare25.sh; it is installed while the main suite runs, and its tests run after it, not alongside:
+# a third and fourth embedded system on a 2-core machine made NVFlare 2.5's own timeouts fire at random); both print
+# their 15 slowest tests. Then the documentation site is built from the notebooks this run executed (scripts/docs.sh).
+# Fails if any of the three fails.
+# Extra arguments run that subset of the main suite only (e.g. bash scripts/test.sh tests/unit), without the 2.5.2 run.
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 # The browser tests drive Debian's Chromium through Playwright (Playwright's own browser download is not used).
@@ -10,14 +14,29 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
   echo "installing Debian's chromium for the browser tests ..."
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-main=0
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@" || main=$?
 if [ "$#" -gt 0 ]; then
-  exit "$main"
+  exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 fi
+started=$SECONDS
+mkdir -p test-artifacts
+old_log=test-artifacts/nvflare25.log
+# the 2.5.2 environment is made (a no-op when current) while the main suite runs; its tests run afterwards
+FLARE_JUPYTER_INSTALL_ONLY=1 bash scripts/test-nvflare25.sh >"$old_log" 2>&1 &
+install_pid=$!
+main=0
+.venv/bin/python -m pytest -q -p no:cacheprovider -n 3 --dist loadgroup --durations=15 || main=$?
 old=0
-bash scripts/test-nvflare25.sh || old=$?
-if [ "$main" -ne 0 ] || [ "$old" -ne 0 ]; then
-  echo "test runs failed: main suite (nvflare from .venv) exit $main, integration tests on nvflare 2.5.2 exit $old"
+wait "$install_pid" || old=$?
+if [ "$old" -eq 0 ]; then bash scripts/test-nvflare25.sh --durations=15 >>"$old_log" 2>&1 || old=$?; fi
+# the documentation site, from the notebooks and screenshots this run made (a broken or stale page fails the run)
+docs=0
+if [ "$main" -eq 0 ]; then bash scripts/docs.sh || docs=$?; else docs=1; fi
+echo
+echo "== integration tests on nvflare 2.5.2 (scripts/test-nvflare25.sh, run after the main suite) =="
+cat "$old_log"
+echo
+echo "whole run: $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
+if [ "$main" -ne 0 ] || [ "$old" -ne 0 ] || [ "$docs" -ne 0 ]; then
+  echo "failed: main suite (nvflare from .venv) exit $main, integration tests on nvflare 2.5.2 exit $old, docs $docs"
   exit 1
 fi

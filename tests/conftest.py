@@ -46,9 +46,27 @@ def recorded():
     """The kernel session wired to NVFlare answers recorded from a real system (see tests/record.py)."""
     raw = RecordedSession()
     ks = fj.KernelSession(raw.startup_path, "admin@nvidia.com", raw=raw)
-    importlib.import_module("flare_jupyter.session")._set_current(ks)
+    importlib.import_module("flare_jupyter.connection")._set_current(ks)
     yield raw
     fj.disconnect()
+
+
+def pytest_collection_modifyitems(items):
+    """How ``pytest -n N --dist loadgroup`` (scripts/test.sh) shares the work between workers: every integration test
+    on one worker (they share one embedded system, started once), the browser tests on one (they share one
+    JupyterLab), each notebook on its own (each starts its own embedded system); the unit tests go wherever a worker
+    is free. Without xdist the marks change nothing."""
+    for item in items:
+        path = str(item.fspath)
+        if "/integration/" in path:
+            group = "integration"
+        elif "/browser/" in path:
+            group = "browser"
+        elif "/notebooks/" in path:
+            group = f"notebook-{item.name}"
+        else:
+            continue
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_sessionfinish(session, exitstatus):

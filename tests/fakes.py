@@ -13,7 +13,7 @@ from pathlib import Path
 from nvflare.fuel.flare_api import api_spec
 
 from flare_jupyter import compat
-from record import call_key
+from record import TEMPORARY, call_key
 
 RECORDINGS = Path(__file__).parent / "recordings"
 
@@ -46,8 +46,24 @@ def decode(value):
 
 
 def exception(raised: dict) -> BaseException:
+    """The recorded exception, with what flare-jupyter's session had put on it (``attrs``: a refused job's
+    submitter, see ``compat.RawSession``)."""
     cls = getattr(api_spec, raised["type"], None) or getattr(builtins, raised["type"])
-    return cls(raised["message"])
+    e = cls(raised["message"])
+    for key, value in (raised.get("attrs") or {}).items():
+        setattr(e, key, value)
+    return e
+
+
+def unpack(entry: dict, destination: Path) -> str:
+    """A recorded download replayed: the text files it held, written into ``destination`` under the result folder's
+    own name; returns that folder, as NVFlare's ``download_job_result`` does."""
+    folder = destination / Path(entry["result"]).name
+    for relative, text in entry["files"].items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return str(folder)
 
 
 class RecordedSession:
@@ -83,6 +99,9 @@ class RecordedSession:
             self.calls.append((name, arguments))
             key = json.dumps([name, arguments], sort_keys=True)
             answers = self._answers.get(key)
+            if not answers and name == "download_job_result" and arguments.get("destination"):
+                key = json.dumps([name, {**arguments, "destination": TEMPORARY}], sort_keys=True)
+                answers = self._answers.get(key)  # a download recorded into a temporary folder, with its files
             if not answers:
                 raise LookupError(f"nothing recorded for {name}({arguments})")
             if self.sequence:
@@ -92,7 +111,12 @@ class RecordedSession:
             else:
                 entry = answers[-1]
             if "raises" in entry:
-                raise exception(entry["raises"])
+                e = exception(entry["raises"])
+                if isinstance(e, compat.AuthorizationError):  # which kit was refused, as compat.RawSession says
+                    e.startup_path = self.startup_path
+                raise e
+            if "files" in entry:
+                return unpack(entry, Path(arguments["destination"]))
             return decode(entry["result"])
 
         return replay

@@ -21,6 +21,12 @@ from flare_jupyter import compat
 
 OUT = Path(__file__).parent / "recordings"
 HOSTILE = "<img src=x onerror=alert(1)>"
+#: A download into a temporary folder is recorded under this name for the folder, with the text files it held
+#: (``files``); replaying it writes them into whatever folder the replay downloads to (tests/fakes.py).
+TEMPORARY = "<a temporary folder>"
+#: The files of a downloaded result kept in a recording: what flare-jupyter reads from one (the server's log and
+#: NVFlare's metrics artifacts of its workspace).
+KEPT = ("workspace/log.txt", "workspace/metrics/")
 
 
 def encode(value):
@@ -78,10 +84,19 @@ class Recorder:
                 self._calls.append(entry)
                 raise
             entry["result"] = encode(result)
+            if name == "download_job_result" and entry["args"].get("destination") and isinstance(result, str):
+                entry["args"]["destination"] = TEMPORARY  # a folder of the moment: kept by what it held
+                entry["files"] = result_text_files(Path(result))
             self._calls.append(entry)
             return result
 
         return call
+
+
+def result_text_files(folder: Path) -> dict[str, str]:
+    """The text files of a downloaded job result (paths relative to ``folder``), as a recording keeps them."""
+    files = {str(p.relative_to(folder)): p for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {name: p.read_text(errors="replace") for name, p in files.items() if name.startswith(KEPT)}
 
 
 def attempt(fn, *args, **kwargs):

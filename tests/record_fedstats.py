@@ -4,7 +4,7 @@
     .venv/bin/python tests/record_fedstats.py --check [FILE] # re-checks the recording (or FILE) against pandas
 
 Starts the embedded FLARE system (server + site-1 + site-2), writes the job with
-``flare_jupyter.fedstats_job.fed_stats_job`` (breast_cancer, 2 sites, 10 bins), submits it, waits until it finishes,
+``flare_jupyter.examples.fed_stats`` (breast_cancer, 2 sites, 10 bins), submits it, waits until it finishes,
 downloads its result and copies the statistics JSON the server wrote into ``statistics.json``; ``layout.txt`` lists
 every file of the downloaded result folder (relative paths), so tests know where the JSON sits. Then the recorded
 numbers are checked against pandas on each site's slice (``site_slice``) and on the whole dataset. Nothing in the
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import flare_jupyter as fj
 from flare_jupyter import compat
-from flare_jupyter.fedstats_job import fed_stats_job, load_frame, site_slice
+from flare_jupyter.examples import fed_stats, load_frame, site_slice
 
 DATASET = "breast_cancer"
 N_SITES = 2
@@ -42,7 +42,7 @@ def run_job(tmp: Path) -> tuple[dict, Path, list[str], float]:
     fj.poc.start(n_clients=N_SITES, workspace=tmp / "poc")
     try:
         s = fj.session()
-        job = s.submit_job(fed_stats_job(tmp / "jobs", dataset=DATASET, n_sites=N_SITES, bins=BINS))
+        job = s.submit_job(fed_stats(tmp / "jobs", dataset=DATASET, n_sites=N_SITES, bins=BINS))
         t0 = time.monotonic()
         deadline = t0 + 300
         while True:

@@ -1,7 +1,9 @@
-"""What every live widget shares: a banner for errors, guarded callbacks, a confirmation step, text fallbacks.
+"""What every live widget shares: a banner for errors, guarded callbacks, a confirmation step, text fallbacks, and
+action buttons that follow what the connected user may do (``permit``).
 
-Widgets never call NVFlare themselves: they read the poller's snapshot in ``update`` (on the poller thread) and
-hand button actions to ``Poller.submit``, so the kernel's thread never waits on the server.
+The kernel's thread never waits on the server for a widget: widgets read the poller's snapshot in ``update`` (on
+the poller thread; the clients panel and the log viewer also make their own few calls there) and hand button
+actions to ``Poller.submit``, which runs them on the poller thread too.
 """
 
 from __future__ import annotations
@@ -10,32 +12,13 @@ import functools
 import logging
 
 import ipywidgets as w
+import pandas as pd
 
-from .. import render
-from ..errors import describe
+from .. import compat, policy, render
+from ..errors import describe, refusal, refusal_sentence
 from ..poller import Poller
 
 log = logging.getLogger("flare_jupyter.widgets")
-
-
-def whole_number(label: str, value, low: int = 1, high: int = 100_000) -> int:
-    """A widget size given by the user: a whole number in [low, high], else one clear line."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        from ..errors import FlareError
-
-        raise FlareError(f"{label} must be a whole number from {low} to {high}, not {value!r}")
-    return value
-
-
-def widgets_render_here() -> bool:
-    """True in a Jupyter kernel (a front end may draw widgets); False in a plain terminal IPython or Python."""
-    try:
-        from IPython import get_ipython
-
-        ip = get_ipython()
-    except Exception:
-        return False
-    return ip is not None and getattr(ip, "kernel", None) is not None
 
 
 class LiveWidget(w.VBox):
@@ -56,6 +39,8 @@ class LiveWidget(w.VBox):
         self._hidden = False
         self._view_count = 0  # ask the front end to count this widget's views (see _views_changed)
         self.observe(self._views_changed, names="_view_count")
+        self._permitted: dict[str, tuple[w.Button, str]] = {}  # action buttons: (button, its usual tooltip)
+        self._permit_session = None  # the session the buttons were last judged for
 
     def _views_changed(self, change) -> None:
         """The notebook no longer shows this widget (its output was cleared, its cell re-run): stop polling for it.
@@ -81,6 +66,12 @@ class LiveWidget(w.VBox):
 
     def poll_failed(self, message: str) -> None:
         self.show_error(message)
+        self._poll_message = True
+
+    def poll_disconnected(self, message: str) -> None:
+        """The session was closed on purpose: one calm line, not an error; it goes once the poller polls again."""
+        self.message = message
+        self.banner.value = render.note(message)
         self._poll_message = True
 
     def poll_succeeded(self) -> None:
@@ -138,6 +129,51 @@ class LiveWidget(w.VBox):
 
         self._poller.submit(action, on_done=self.guarded(done), on_error=self.show_error)
 
+    def confirm_then_act(self, question: str, what: str, action, on_done=None) -> None:
+        """Ask ``question`` in the confirmation row; on Yes, ``act(what, action, on_done)``."""
+        self.confirm.ask(question, lambda: self.act(what, action, on_done))
+
+    # -- what the connected user may do ------------------------------------------------------------------------
+    def permit(self, button: w.Button, session, *operations: str, site: str = "server", job: dict | None = None):
+        """Enable ``button`` unless ``session``'s user may not do one of ``operations`` (session methods) on
+        ``site`` or on the job whose meta is ``job``; a disabled button's tooltip is the refusal sentence the server
+        would answer. Where the policy is not known yet (see ``policy``), the button stays enabled: the server
+        decides, and its refusal is remembered."""
+        self._permit_session = session
+        usual = self._permitted.setdefault(button.description, (button, button.tooltip))[1]
+        refused = next(
+            (v for op in operations if (v := policy.may(session, op, site=site, job=job)).allowed is False), None
+        )
+        button.disabled = refused is not None
+        if refused is None:
+            button.tooltip = usual
+        else:
+            button.tooltip = refusal_sentence(refused.refusal) if refused.refusal else "not allowed for you"
+        return refused
+
+    def actions(self) -> pd.DataFrame:
+        """This widget's action buttons: ``action``, ``allowed`` (as far as the policy tells) and ``why`` not."""
+        rows = [(label, not b.disabled, b.tooltip if b.disabled else "") for label, (b, _) in self._permitted.items()]
+        frame = pd.DataFrame(rows, columns=["action", "allowed", "why"])
+        return frame.astype({"action": "string", "allowed": bool, "why": "string"})
+
+    @staticmethod
+    def refused_inside(operation: str, action):
+        """``action``, raising the refusal as NVFlare's ``AuthorizationError`` (one sentence) when a client sent it
+        back inside the result instead of raising it (NVFlare's ``restart``, ``get_client_env`` ...)."""
+
+        def run(session):
+            result = action(session)
+            found = policy.refusals_in(result)
+            if found:
+                site, user, right = found[0]
+                said = refusal_sentence(policy.result_refusal(session, operation, site, right, user))
+                raise refusal(compat.AuthorizationError, said)
+            return result
+
+        run.__name__ = operation
+        return run
+
     # -- text fallbacks ----------------------------------------------------------------------------------------
     def _text(self) -> str:  # pragma: no cover - every subclass has its own
         return type(self).__name__
@@ -175,7 +211,7 @@ class Confirm(w.HBox):
 
     def ask(self, question: str, action) -> None:
         self._action = action
-        self.question.value = f"<b>{render.esc(question)}</b>"
+        self.question.value = render.title(question)
         self.layout.display = "flex"
 
     def _yes(self, _button=None):

@@ -8,6 +8,7 @@ import ipywidgets as w
 import pandas as pd
 
 from .. import frames, render
+from ..connection import session as current_session
 from ._base import Confirm, LiveWidget, button
 
 
@@ -44,6 +45,7 @@ class ClientsPanel(LiveWidget):
         self.confirm = Confirm(self)
         self.detail = w.HTML()
         self.refresh_button.on_click(self.guarded(self.refresh))
+        self.select.observe(self.guarded(self._selected), names="value")
         self.env_button.on_click(self.guarded(self._env))
         self.restart_button.on_click(self.guarded(self._restart))
         self.shutdown_button.on_click(self.guarded(self._shutdown))
@@ -75,11 +77,24 @@ class ClientsPanel(LiveWidget):
         )
         self.frame = clients_table(clients, status)
         self.poll_succeeded()
-        self.table.value = render.frame_html(self.frame) if len(self.frame) else "<i>no client is connected</i>"
+        self.table.value = render.frame_html(self.frame) if len(self.frame) else render.note("no client is connected")
         names = [str(n) for n in self.frame["name"]]
         current = self.select.value
         self.select.options = names
         self.select.value = current if current in names else (names[0] if names else None)
+        self.permit_buttons(session)
+
+    def permit_buttons(self, session) -> None:
+        """Env, Restart and Shutdown as the session's user may use them on the selected client (its organisation
+        and policy decide: ``LiveWidget.permit``)."""
+        site = self.select.value or "server"
+        self.permit(self.env_button, session, "get_client_env", site=site)
+        self.permit(self.restart_button, session, "restart", site=site)
+        self.permit(self.shutdown_button, session, "shutdown", site=site)
+
+    def _selected(self, _change=None) -> None:
+        if self._permit_session is not None:  # no server call: the policy answers from what it holds
+            self.permit_buttons(self._permit_session)
 
     def _text(self) -> str:
         if not len(self.frame):
@@ -95,30 +110,26 @@ class ClientsPanel(LiveWidget):
         name = self._client()
         self.act(
             f"reading the env of {name}",
-            lambda s: frames.client_env_frame(s.get_client_env([name])),
-            lambda frame: self._show(render.frame_html(frame)),
+            self.refused_inside("get_client_env", lambda s: s.get_client_env([name])),
+            lambda envs: self._show(render.frame_html(frames.client_env_frame(envs))),
         )
 
     def _restart(self, _b=None):
         name = self._client()
-        self.confirm.ask(
+        self.confirm_then_act(
             f"Restart client {name}?",
-            lambda: self.act(
-                f"restarting {name}",
-                lambda s: s.restart("client", [name]),
-                lambda _r: self._sent(f"restart of {name} sent"),
-            ),
+            f"restarting {name}",
+            self.refused_inside("restart", lambda s: s.restart("client", [name])),
+            lambda _r: self._sent(f"restart of {name} sent"),
         )
 
     def _shutdown(self, _b=None):
         name = self._client()
-        self.confirm.ask(
+        self.confirm_then_act(
             f"Shut down client {name}? It will not come back by itself.",
-            lambda: self.act(
-                f"shutting down {name}",
-                lambda s: s.shutdown("client", [name]),
-                lambda _r: self._sent(f"shutdown of {name} sent"),
-            ),
+            f"shutting down {name}",
+            lambda s: s.shutdown("client", [name]),
+            lambda _r: self._sent(f"shutdown of {name} sent"),
         )
 
     def _sent(self, message: str) -> None:
@@ -131,9 +142,8 @@ class ClientsPanel(LiveWidget):
 
 
 def clients_panel(poller=None) -> ClientsPanel:
-    from ..session import session
-
-    session()
+    """Connected clients, live, with env / restart / shutdown."""
+    current_session()
     panel = ClientsPanel(poller=poller)
     panel._poller.prime(panel)
     return panel

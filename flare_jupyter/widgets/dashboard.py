@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .. import compat, render
+from .. import render
+from ..connection import session as current_session
 from ._base import LiveWidget
 from .clients import ClientsPanel
 from .jobs import JobsPanel
 from .logs import LogViewer
 
 
-def connection_summary(session) -> dict:
-    """What the header shows; read from the session's settings, no server call."""
-    return {
-        "server": session.server,
-        "user": session.username or "admin",
-        "mode": "secure" if session.secure else "insecure",
-        "nvflare": str(compat.NVFLARE_VERSION),
-        "system": "embedded (POC)" if session.origin == "poc" else "remote",
-    }
-
-
 class Dashboard(LiveWidget):
     """A header (server, user, secure or not, NVFlare version, POC or not, job counts) over tabs holding the
-    jobs panel, the clients panel and the server's log. They all share the kernel's session and poller."""
-
-    wants_jobs = True
+    jobs panel, the clients panel and the server's log. They all share the kernel's session and poller; the job
+    counts are those of the jobs panel's page (a count of every job would list them all at every tick)."""
 
     def __init__(self, session, poller=None):
         super().__init__(poller=poller)
@@ -44,22 +33,23 @@ class Dashboard(LiveWidget):
         self._start()
 
     def update(self, session, snapshot) -> None:
-        if snapshot.jobs is None:
-            return
         self._session = session
-        statuses = [str(j.get("status", "")) for j in snapshot.jobs.values()]
-        running = sum(s == "RUNNING" for s in statuses)
-        self.counts = f"{len(statuses)} jobs, {running} running"
-        self.poll_succeeded()
-        self._draw_header()
+        page = self.jobs.frame  # updated before this (the panel subscribed first)
+        running = int((page["status"] == "RUNNING").sum())
+        total = self.jobs.total
+        if total == len(page):
+            counts = f"{total} jobs, {running} running"
+        else:
+            counts = f"the newest {len(page)} jobs: {running} running" + (f" ({total} in all)" if total else "")
+        if counts != self.counts:
+            self.counts = counts
+            self._draw_header()
 
     def _draw_header(self) -> None:
-        info = connection_summary(self._session)
+        info = self._session.summary(live=False)  # the session's settings: no server call
         if self.counts:
             info["jobs"] = self.counts
-        self.header.value = (
-            "<div>" + " &middot; ".join(f"<b>{render.esc(k)}</b> {render.esc(v)}" for k, v in info.items()) + "</div>"
-        )
+        self.header.value = render.summary_line(info)
 
     def close(self):
         for panel in (self.jobs, self.clients, self.logs):
@@ -67,14 +57,13 @@ class Dashboard(LiveWidget):
         super().close()
 
     def _text(self) -> str:
-        info = connection_summary(self._session)
+        info = self._session.summary(live=False)
         head = ", ".join(f"{k}: {v}" for k, v in info.items()) + (f", {self.counts}" if self.counts else "")
         return f"FLARE dashboard ({head})\n{self.jobs._text()}\n{self.clients._text()}"
 
 
 def dashboard(poller=None) -> Dashboard:
-    from ..session import session
-
-    d = Dashboard(session(), poller=poller)
+    """The connection, jobs, clients and server log in one widget."""
+    d = Dashboard(current_session(), poller=poller)
     d._poller.prime(d, d.jobs, d.clients, d.logs)
     return d

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-import time
 from collections import deque
 
 import ipywidgets as w
 
 from .. import render
+from ..connection import session as current_session
 from ..errors import FlareError
-from ._base import LiveWidget, button, whole_number
+from ..session import resolve_job
+from ..values import whole_number
+from ._base import LiveWidget, button
 
 MAX_BUFFER = 5000
 
@@ -55,7 +57,6 @@ class LogViewer(LiveWidget):
         self.target, self.job = target, job
         self.buffer: deque[str] = deque(maxlen=max_buffer)
         self._refresh_pending = True
-        self._last = 0.0
         self.lines = w.BoundedIntText(
             value=lines, min=1, max=max_buffer, description="lines", layout=w.Layout(width="150px")
         )
@@ -69,7 +70,7 @@ class LogViewer(LiveWidget):
         self.pattern.observe(self.guarded(self._redraw_soon), names="value")
         self.follow.observe(self.guarded(self.refresh), names="value")
         title = f"log of job {job} on {target}" if job else f"log of {target}"
-        self.title = w.HTML(f"<b>{render.esc(title)}</b>")
+        self.title = w.HTML(render.title(title))
         self.children = [
             self.title,
             w.HBox([self.lines, self.pattern, self.follow, self.refresh_button, self.count]),
@@ -99,7 +100,6 @@ class LogViewer(LiveWidget):
             else:
                 self.buffer.extend(merge_tail(list(self.buffer)[-len(new) :], new))
             self._refresh_pending = False
-            self._last = time.monotonic()
             self.poll_succeeded()
         self._redraw()
 
@@ -117,10 +117,8 @@ class LogViewer(LiveWidget):
 def log_viewer(
     target: str = "server", job: str | None = None, lines: int = 100, follow: bool = False, poller=None
 ) -> LogViewer:
-    from ..commands import resolve_job
-    from ..session import session
-
-    s = session()
+    """The tail of a target's (or a job's) log, with grep and follow."""
+    s = current_session()
     if not isinstance(target, str) or not target.strip():
         raise FlareError(f"target must be 'server' or a client name, not {target!r}")
     if job is not None:

@@ -3,6 +3,10 @@
 m = fj.monitor(job_id)      # or %flare monitor_job JOB
 m.wait()                    # block until the job ends; returns NVFlare's MonitorReturnCode
 m.metrics                   # DataFrame (round, site, metric, value)
+
+The chart shows one metric at a time (a picker lists every metric the sites reported), every round, a line per site
+and one for the aggregated values when the rows hold them. A job that ends in an abnormal state (not COMPLETED, not
+ABORTED) gets its triage under the chart: where the failure started, and each target's first error and exception.
 """
 
 from __future__ import annotations
@@ -10,10 +14,13 @@ from __future__ import annotations
 import threading
 
 import ipywidgets as w
-import pandas as pd
 
 from .. import compat, render
+from ..connection import session as current_session
+from ..failures import ended_abnormally, failures, failures_text, job_logs, origin
+from ..metrics import MetricsFrame, metrics_frame
 from ..progress import Progress, elapsed_seconds, job_progress, progress_text
+from ..session import resolve_job
 from ._base import Confirm, LiveWidget, button
 
 BAR_STYLES = {"COMPLETED": "success", "ABORTED": "warning", "ABANDONED": "warning"}
@@ -22,20 +29,23 @@ BAR_STYLES = {"COMPLETED": "success", "ABORTED": "warning", "ABANDONED": "warnin
 class JobMonitor(LiveWidget):
     """A live view of one job: status, round k of N, each site's task, metrics, and Abort / Errors / Download."""
 
-    wants_jobs = True
-
     def __init__(self, job_id: str, poller=None, name: str = "", meta: dict | None = None):
         super().__init__(poller=poller, layout=w.Layout(border="1px solid #ddd", padding="6px", width="100%"))
         self.job_id = job_id
         self.progress = job_progress(job_id, None, meta=meta) if meta else Progress(job_id, name=name)
         self._finished = threading.Event()
         self._final_fetched = False
-        self._missing = 0
+        self._shown = None  # what the bar, sites and chart last showed (see _render)
         self.header = w.HTML()
         self.bar = w.IntProgress(value=0, min=0, max=1, bar_style="info", layout=w.Layout(width="60%"))
         self.bar_label = w.HTML()
         self.sites = w.HTML()
+        self.metric_picker = w.Dropdown(description="metric", options=[], layout=w.Layout(width="auto", display="none"))
+        self.metric_picker.observe(self.guarded(self._draw_chart), names="value")
         self.chart = w.HTML()
+        self.triage = w.HTML()
+        self.failures: list = []  # each target's first error, once the job ended in an abnormal state
+        self._triage_read = False
         self.detail = w.HTML()
         self.abort_button = button("Abort", "abort this job on the server (asks first)", "danger", "stop")
         self.errors_button = button("Errors", "error lines of the job's server log", icon="exclamation-triangle")
@@ -43,6 +53,7 @@ class JobMonitor(LiveWidget):
             "Download", "download the job's result to the kit's transfer folder", icon="download"
         )
         self.confirm = Confirm(self)
+        self._meta = meta  # the job's meta (its submitter decides what a lead or org_admin may do with it)
         self.abort_button.on_click(self.guarded(self._ask_abort))
         self.errors_button.on_click(self.guarded(self._errors))
         self.download_button.on_click(self.guarded(self._download))
@@ -52,7 +63,9 @@ class JobMonitor(LiveWidget):
             w.HBox([self.bar, self.bar_label]),
             self.banner,
             self.sites,
+            self.metric_picker,
             self.chart,
+            self.triage,
             self.buttons,
             self.confirm,
             self.detail,
@@ -70,10 +83,10 @@ class JobMonitor(LiveWidget):
         return self._finished.is_set()
 
     @property
-    def metrics(self) -> pd.DataFrame:
-        """The metrics the sites reported so far: one row per (round, site, metric)."""
-        frame = pd.DataFrame(self.progress.metrics, columns=["round", "site", "metric", "value"])
-        return frame.astype({"round": "int64", "site": "string", "metric": "string", "value": "float64"})
+    def metrics(self) -> MetricsFrame:
+        """The metrics the sites reported so far: one row per (round, site, metric); ``.source`` says where from
+        (the job's round records, with each round's aggregated values, or its server log)."""
+        return metrics_frame(self.progress.metrics, source=self.progress.metrics_source)
 
     def wait(self, timeout: float | None = None):
         """Block until the job ends (or ``timeout`` seconds pass): NVFlare's ``MonitorReturnCode``."""
@@ -85,12 +98,16 @@ class JobMonitor(LiveWidget):
         return compat.MonitorReturnCode.TIMEOUT
 
     def _text(self) -> str:
-        return progress_text(self.progress, elapsed_seconds(self.progress))
+        text = progress_text(self.progress, elapsed_seconds(self.progress))
+        return text + ("\n" + failures_text(self.failures) if self.failures else "")
 
     # -- subscriber protocol (poller thread) -------------------------------------------------------------------
     @property
     def done(self) -> bool:
         return self._closed or self._hidden or self._finished.is_set()
+
+    def status_jobs(self) -> set:
+        return {self.job_id}
 
     def watched_jobs(self, snapshot) -> set:
         entry = (snapshot.jobs or {}).get(self.job_id)
@@ -106,12 +123,10 @@ class JobMonitor(LiveWidget):
             return
         entry = snapshot.jobs.get(self.job_id)
         if entry is None:
-            self._missing += 1
             self.poll_failed(
                 f"job {self.job_id} is not in the server's job list (deleted, or the server lost it): still watching"
             )
             return
-        self._missing = 0
         d = snapshot.details.get(self.job_id)
         self.progress = job_progress(
             self.job_id,
@@ -120,8 +135,10 @@ class JobMonitor(LiveWidget):
             server_stats=d.server_stats if d else None,
             client_stats=d.client_stats if d else None,
             config=d.config if d else None,
-            log_text=d.log_text if d else None,
             previous=self.progress,
+            log_round=d.round if d else None,
+            metrics=d.metrics if d else None,
+            metrics_source=d.metrics_source if d else "",
         )
         if d and d.errors:
             self.poll_failed(d.errors[0])
@@ -129,6 +146,9 @@ class JobMonitor(LiveWidget):
             self.poll_succeeded()
         if self.progress.finished and d is not None:
             self._final_fetched = True
+            self._read_triage(session)
+        self._meta = (d.meta if d else None) or self._meta
+        self.permit_buttons(session)
         self._render()
         if self.progress.finished and self._final_fetched:
             self._finished.set()
@@ -137,23 +157,53 @@ class JobMonitor(LiveWidget):
     def _render(self) -> None:
         p = self.progress
         elapsed = elapsed_seconds(p)
-        self.header.value = (
-            f"<b>{render.esc(p.name or 'job')}</b> <code>{render.esc(p.job_id)}</code> {render.status_badge(p.status)}"
-            + (f" <span style='color:#666'>{elapsed:.0f} s</span>" if elapsed is not None else "")
-        )
+        self.header.value = render.job_header(p.name, p.job_id, p.status, elapsed)
+        # the rest is drawn again only when what it shows changed (most ticks change only the elapsed time)
+        shown = (p.status, p.round, p.num_rounds, p.started is None, list(p.sites.values()), p.metrics)
+        if shown == self._shown:
+            return
+        self._shown = shown
         self._render_bar(p)
         rows = [{"site": s.site, "task": s.task, "state": s.state} for s in p.sites.values()]
         never_ran = p.finished and p.started is None
         empty = "the job never ran on any site" if never_ran else "no site has the job yet"
         self.sites.value = render.table(rows, ["site", "task", "state"], empty=empty)
-        series: dict[str, list] = {}
-        for rnd, site, metric, value in p.metrics:
-            series.setdefault(f"{site} {metric}", []).append((rnd, value))
-        self.chart.value = render.line_chart(series, title="metrics by round") if series else ""
+        self._offer_metrics([m for _r, _s, m, _v in p.metrics])
+        self._draw_chart()
         self.abort_button.layout.display = "none" if p.finished else ""
-        shown = "" if p.finished and not never_ran else "none"
-        self.errors_button.layout.display = shown
-        self.download_button.layout.display = shown
+        ended = "" if p.finished and not never_ran else "none"
+        self.errors_button.layout.display = ended
+        self.download_button.layout.display = ended
+
+    def _offer_metrics(self, names: list[str]) -> None:
+        """The picker lists every metric reported so far, in the order they first came; the choice is kept."""
+        offered = list(dict.fromkeys(names))
+        picker = self.metric_picker
+        if offered != list(picker.options):
+            chosen = picker.value if picker.value in offered else (offered[0] if offered else None)
+            picker.options = offered  # (selects the first one; each change redraws the chart)
+            picker.value = chosen
+        picker.layout.display = "" if offered else "none"
+
+    def _draw_chart(self, _change=None) -> None:
+        """The picked metric, every round: a line per site, and the aggregated values where the rows hold them."""
+        metric = self.metric_picker.value
+        series: dict[str, list] = {}
+        for rnd, site, name, value in self.progress.metrics:
+            if name == metric:
+                series.setdefault(f"{site} {name}", []).append((rnd, value))
+        self.chart.value = render.line_chart(series, title=f"{metric} by round") if series else ""
+
+    def _read_triage(self, session) -> None:
+        """Once, when the job ended in an abnormal state: each target's job log read and its first error shown."""
+        if self._triage_read or not ended_abnormally(self.progress.status) or self.progress.started is None:
+            return
+        self._triage_read = True
+        found = failures(job_logs(session, self.job_id, ["server", *self.progress.sites]))
+        first = origin(found)
+        self.failures = found
+        heading = f"why job {self.progress.name or self.job_id} ended {self.progress.status}"
+        self.triage.value = render.triage(heading, first.target if first else None, [f.view() for f in found])
 
     def _render_bar(self, p: Progress) -> None:
         outcome = p.outcome
@@ -170,14 +220,22 @@ class JobMonitor(LiveWidget):
         else:
             self.bar.bar_style = "info" if p.status == "RUNNING" else ""
 
+    def permit_buttons(self, session) -> None:
+        """Abort, Errors and Download as the session's user may use them on this job (see ``LiveWidget.permit``)."""
+        job = {**self._meta, "job_id": self.job_id} if self._meta else None
+        log_operations = compat.job_log_operations("server", self.progress.finished)
+        self.permit(self.abort_button, session, "abort_job", job=job)
+        self.permit(self.errors_button, session, *log_operations, job=job)
+        self.permit(self.download_button, session, "download_job_result", job=job)
+
     # -- buttons (kernel thread: they only queue work for the poller) ------------------------------------------
     def _ask_abort(self, _button=None):
         job = self.job_id
-        self.confirm.ask(
+        self.confirm_then_act(
             f"Abort job {job}?",
-            lambda: self.act(
-                f"aborting job {job}", lambda s: s.abort_job(job), lambda _r: self.show_info(f"abort of job {job} sent")
-            ),
+            f"aborting job {job}",
+            lambda s: s.abort_job(job),
+            lambda _r: self.show_info(f"abort of job {job} sent"),
         )
 
     def _errors(self, _button=None):
@@ -201,11 +259,10 @@ class JobMonitor(LiveWidget):
 
 
 def monitor(job_id: str, poller=None) -> JobMonitor:
-    """A live monitor of ``job_id`` (an id or a unique prefix); returns at once."""
-    from ..commands import resolve_job
-    from ..session import session
-
-    s = session()
+    """A live monitor of ``job_id`` (an id or a unique prefix); returns at once. ``.wait()`` blocks."""
+    s = current_session()
     job = resolve_job(s, job_id)
     meta = s.get_job_meta(job)  # an unknown id fails here, in one line, not in the widget
-    return JobMonitor(job, poller=poller, meta=meta)
+    m = JobMonitor(job, poller=poller, meta=meta)
+    m.permit_buttons(s)  # what this user may do with the job is known from its meta: shown at once
+    return m

@@ -25,7 +25,10 @@ HOSTILE = [
     '"><svg onload="window.__pwned=3">',
     r"$\alpha$ **b** [x](javascript:window.__pwned=4)",  # <= 50 characters: pandas cuts longer cells with "..."
     "${window.__pwned=5}",
+    "\u202ertl-override-name",  # a RIGHT-TO-LEFT OVERRIDE: it must not reorder the rest of the monitor's header
 ]
+#: The job whose name starts with U+202E (its monitor's header keeps id, status and time in reading order).
+RTL_JOB = len(HOSTILE) - 1
 #: The job whose client prints hostile lines and reports metrics keyed by them (2 rounds: the model selector
 #: skips round 0).
 CUSTOM_LOG_JOB = 2

@@ -12,6 +12,8 @@ client's job log (``%flare cat``) and the dashboard; runs it from the Run menu a
   of our strings inside the notebook's outputs (a control cell proves MathJax does typeset in this lab);
 * every hostile string shows as its literal text in the jobs panel, each monitor's header, the job's log, the
   DataFrame, the metas, the text logs and the dashboard;
+* a job named with a RIGHT-TO-LEFT OVERRIDE (U+202E) leaves its monitor's header in reading order (id, status and
+  time stay left to right after the name: every server string is bidi-isolated);
 
 then stops the embedded FLARE system from the notebook's teardown cell and shuts the kernel down.
 """
@@ -23,7 +25,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from injection_helpers import CLIENT_LINE, HOSTILE, SERVER_LOG_FORMS, run_menu, write_notebook
+from injection_helpers import CLIENT_LINE, HOSTILE, RTL_JOB, SERVER_LOG_FORMS, run_menu, write_notebook
 from playwright.sync_api import expect
 
 from polling import wait_for
@@ -62,6 +64,14 @@ FIND_INJECTED = """([selectors, skip]) => {
     }
   });
   return found;
+}"""
+
+
+#: The left edges, on screen, of a monitor header's name, job id, status badge and elapsed time (in DOM order).
+HEADER_ORDER = """(el) => {
+  const parts = [el.querySelector('b'), el.querySelector('code'), el.querySelector('span[style*="background"]'),
+                 el.querySelector('span[style*="color:#666"]')];
+  return parts.map(p => p ? Math.round(p.getBoundingClientRect().left) : null);
 }"""
 
 
@@ -136,6 +146,12 @@ def test_hostile_names_and_log_lines_render_as_text(lab, browser, tmp_path, arti
             expect(header).to_contain_text("FINISHED:COMPLETED", timeout=60_000, use_inner_text=True)
             shows(f"monitor {i} header", header, hostile)
             observed.append(f"monitor {i} header: {text_of(header)!r}")
+        # The U+202E name stays inside its own box: the id, the status badge and the time still read left to right
+        rtl = monitors.nth(RTL_JOB).locator(".widget-html").first
+        order = rtl.evaluate(HEADER_ORDER)
+        observed.append(f"header of the U+202E job, left edges (name, id, status, time): {order!r}")
+        if not order == sorted(order) or len(set(order)) != 4:
+            problems.append(f"the U+202E job name reordered its monitor's header: left edges {order}")
 
         # The jobs panel's table, the DataFrame of %flare jobs, and the dashboard's jobs tab: every name as text.
         views = {

@@ -119,7 +119,9 @@ def test_monitor_updates_live_and_escapes_names(lab, browser, tmp_path, artifact
         expect(header).to_be_visible()
         expect(header).to_contain_text(HOSTILE, timeout=30_000)
         bar = monitor.locator(".widget-hprogress .progress-bar").first
-        expect(bar).to_be_visible()
+        # the bar's frame (the filled part has no width while the job has not begun a round: Playwright calls that
+        # hidden)
+        expect(monitor.locator(".widget-hprogress").first).to_be_visible()
         bar_label = monitor.locator(".widget-hbox .widget-html").first
 
         def prompts() -> tuple[int, int]:

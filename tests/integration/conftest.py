@@ -1,12 +1,15 @@
 """The real embedded FLARE system, started once for the whole test session and always stopped.
 
 It runs on free ports in a temporary workspace; after it stops, the fixture checks that none of its processes
-(server, clients, job processes) is left.
+(server, clients, job processes) is left. After every test the system is made whole again before the next one
+starts (``system_restored``): fully checked after the modules marked ``disruptive`` (they restart, kill, hold or
+shut down parts of it), quickly after the others.
 """
 
 from __future__ import annotations
 
 import pytest
+from health import restore
 
 import flare_jupyter as fj
 from flare_jupyter import compat
@@ -31,6 +34,16 @@ def poc_system(tmp_path_factory):
         system.stop()
         left = system.processes()
         assert not left, f"processes left after stop: {[p.pid for p in left]}"
+
+
+@pytest.fixture(autouse=True)
+def system_restored(request):
+    """After the test, however it ended: the shared system whole again (see health.py), or the teardown fails
+    saying what is still wrong; the next test never starts on a half-restarted system."""
+    yield
+    system = request.node.funcargs.get("poc_system")
+    if system is not None and not system._stopped:
+        restore(system, full=request.node.get_closest_marker("disruptive") is not None)
 
 
 @pytest.fixture

@@ -20,10 +20,10 @@ import time
 import psutil
 from live_jobs import CLIENTS
 
-from flare_jupyter import commands, compat
+from flare_jupyter import compat, settings
 from flare_jupyter.poc import port_open
 from flare_jupyter.poller import Poller
-from polling import wait_for
+from polling import wait_for, wait_until_fixed
 
 #: The figures the lead asked for (recovery times, load figures), printed per test and once at the end.
 FIGURES: list[str] = []
@@ -45,7 +45,7 @@ def _cmdline(p: psutil.Process) -> str:
 def fast_shared_poller(monkeypatch):
     """The kernel's shared poller at a 1 s interval; every widget opened meanwhile is closed afterwards and the
     poller's thread has ended."""
-    monkeypatch.setattr(commands.settings, "poll_interval", 1.0)
+    monkeypatch.setattr(settings, "poll_interval", 1.0)
     yield Poller.shared()
     for sub in Poller.shared().subscribers:
         sub.close()
@@ -172,18 +172,7 @@ def healthy_problems(s, system) -> list[str]:
 
 def wait_healthy(s, system, timeout: float = 180) -> float:
     """Poll until the system is healthy (see ``healthy_problems``); returns the seconds it took."""
-    t0 = time.monotonic()
-    last: list[str] = []
-
-    def ok():
-        last[:] = healthy_problems(s, system)
-        return not last
-
-    try:
-        wait_for(ok, timeout=timeout, interval=0.5)
-    except AssertionError:
-        raise AssertionError(f"the embedded system is not healthy after {timeout} s: {last}") from None
-    return time.monotonic() - t0
+    return wait_until_fixed(lambda: healthy_problems(s, system), "healthy", timeout)
 
 
 def release_everything(system) -> None:
@@ -320,9 +309,13 @@ class MainInterrupter:
                     self.error = self.error or e
 
     def __enter__(self):
+        # Python's own Ctrl-C handler, as a kernel has one: a process started as a background job of a shell (CI's
+        # scripts, `cmd &`) inherits SIGINT ignored, and the interrupt would never reach the blocking call
+        self._previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         self._thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(timeout=30)
+        signal.signal(signal.SIGINT, self._previous)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from types import SimpleNamespace
 import ipywidgets as w
 
 from flare_jupyter.widgets import ClientsPanel, JobMonitor, JobsPanel, LogViewer
-from record import HOSTILE as HTML
+from record import HOSTILE as HTML  # noqa: F401 (the campaign imports it from here)
 
 #: NUL, bell, an ANSI "clear screen" and DEL: what a stray paste can put into a line.
 CONTROL = "\x00\x07\x1b[2J\x7f"
@@ -127,7 +128,8 @@ def jobs_panel_with(ctx: SimpleNamespace, **fields) -> JobsPanel:
 
 
 def jobs_panel_click(ctx: SimpleNamespace, label: str) -> JobsPanel:
-    panel = jobs_panel_with(ctx, name_filter=HTML)  # nothing matches, so nothing is selected
+    # a name no job has (other tests submit jobs named HTML), so nothing is selected
+    panel = jobs_panel_with(ctx, name_filter=f"no-such-job-{uuid.uuid4().hex}")
     panel.buttons[label].click()
     if panel.confirm.is_open:  # a destructive action must not even ask without a selection
         panel.confirm.yes.click()

@@ -5,6 +5,7 @@ Imported by the test modules next to it (not a conftest: the fixtures stay in th
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -54,6 +55,65 @@ def slow_job(dest: Path, name: str = "slow-numpy") -> str:
     return str(job)
 
 
+#: Server and client components that each log one error (NVFlare's ``log_error`` fires the event that fills
+#: ``show_errors``): the server for the first client result it processes, each client after its first task.
+_ERROR_COMPONENTS = """\
+from nvflare.apis.event_type import EventType
+from nvflare.apis.fl_component import FLComponent
+
+
+class ServerErrorReporter(FLComponent):
+    def __init__(self):
+        super().__init__()
+        self.reported = False
+
+    def handle_event(self, event_type, fl_ctx):
+        if event_type == EventType.BEFORE_PROCESS_SUBMISSION and not self.reported:
+            self.reported = True
+            self.log_error(fl_ctx, "fj-test server error for the first result")
+
+
+class ClientErrorReporter(FLComponent):
+    def __init__(self):
+        super().__init__()
+        self.reported = False
+
+    def handle_event(self, event_type, fl_ctx):
+        if event_type == EventType.AFTER_TASK_EXECUTION and not self.reported:
+            self.reported = True
+            self.log_error(fl_ctx, "fj-test client error after the first task")
+"""
+
+#: A client that answers round 0 at once and holds round 1 (like ``_SLOW_CLIENT``) until the job is aborted.
+_HOLD_ROUND_1_CLIENT = _SLOW_CLIENT.replace(
+    "    model = flare.receive()\n",
+    "    model = flare.receive()\n    if (model.current_round or 0) == 0:\n"
+    '        flare.send(FLModel(params=model.params, metrics={"accuracy": 0.5}))\n        continue\n',
+)
+
+
+def error_job(dest: Path, name: str = "errors-numpy") -> str:
+    """A job whose server and clients each report one error in round 0 (see ``show_errors``), then hold round 1
+    until the job is aborted: its errors stay until ``reset_errors``, and no new one comes."""
+    job = Path(fj.examples.hello_numpy(dest, num_rounds=2, name=name))
+    (script,) = job.glob("**/custom/client.py")
+    script.write_text(_HOLD_ROUND_1_CLIENT)
+    custom = script.parent
+    (custom / "fj_errors.py").write_text(_ERROR_COMPONENTS)
+    for side, component in (("server", "ServerErrorReporter"), ("client", "ClientErrorReporter")):
+        (config,) = job.glob(f"**/config/config_fed_{side}.json")
+        data = json.loads(config.read_text())
+        data.setdefault("components", []).append({"id": "fj_errors", "path": f"fj_errors.{component}", "args": {}})
+        config.write_text(json.dumps(data, indent=2))
+    return str(job)
+
+
+def nothing_runs(s) -> bool:
+    """No job runs, as the server itself counts them (what ``restart`` checks; a job's status turns FINISHED a
+    moment before the server lets go of it) and as the clients report (an idle client answers status "no_jobs")."""
+    return not s.get_system_info().job_info and not any(r.get("job_id") for r in s.get_client_job_status())
+
+
 def status(s, job_id: str) -> str:
     return s.get_job_meta(job_id)["status"]
 
@@ -71,7 +131,8 @@ def wait_all_finished(s, timeout: float = 120) -> None:
 def wait_live_stats(s, job_id: str, timeout: float = 90) -> tuple[dict, dict]:
     """Poll until the job is RUNNING and both the server and every client answer show_stats for it.
 
-    Right after RUNNING the server can still answer JobNotFound for a moment; that is waited out too.
+    Right after RUNNING the server can still answer JobNotFound (or, on 2.5, JobNotRunning) for a moment; that is
+    waited out too.
     Returns (server stats, client stats).
     """
 
@@ -81,7 +142,7 @@ def wait_live_stats(s, job_id: str, timeout: float = 90) -> tuple[dict, dict]:
         try:
             server = s.show_stats(job_id, "server")
             clients = s.show_stats(job_id, "client")
-        except compat.JobNotFound:
+        except (compat.JobNotFound, compat.JobNotRunning):  # its process is not up yet (2.5 says either)
             return None
         runner = server.get("server", {}).get("ServerRunner", {})
         client_jobs = {name for name, comps in clients.items() if comps.get("ClientRunner", {}).get("job_id") == job_id}

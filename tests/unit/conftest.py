@@ -6,12 +6,14 @@ import importlib
 import json
 
 import pytest
+from record_monitor import recorded_costs
 
 import flare_jupyter as fj
 from fakes import RecordedSession, decode, exception, load_recording
 from record import call_key
 
-session_module = importlib.import_module("flare_jupyter.session")
+session_module = importlib.import_module("flare_jupyter.connection")
+poller_module = importlib.import_module("flare_jupyter.poller")
 
 #: The admin endpoint of the recorded system (its server log says "creating listener on http://0:57561?admin_listener").
 RECORDED_ADMIN = {"host": "localhost", "port": 57561}
@@ -22,6 +24,16 @@ def install(raw: RecordedSession, kit: str | None = None, username: str = "admin
     ks = fj.KernelSession(kit or raw.startup_path, username, raw=raw)
     session_module._set_current(ks)
     return ks
+
+
+@pytest.fixture(scope="session", autouse=True)
+def recorded_call_costs():
+    """Every poller here chooses its status calls by the call costs the recordings were made with: a recorded
+    session answers in microseconds, so timing it would say nothing about a server, and replays must ask what the
+    recording asked (tests/record_monitor.py). Session-wide, so module-scoped fixtures' pollers choose alike."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(poller_module, "default_costs", recorded_costs)
+        yield
 
 
 @pytest.fixture(name="install")

@@ -2,7 +2,8 @@
 
 benchmarks/conversion.py times our conversions against ``pandas.DataFrame(records)``; here its smoke run must
 show the time per record not growing with size (linear, within noise on a busy 2-core machine). The poller's
-one-status-call-per-tick rule is checked on recorded answers in test_poller.py.
+status calls (one per watched job, or one listing) are checked on recorded answers in test_poller.py; the short run
+of benchmarks/history.py needs a real server and runs in tests/integration/test_scale_live.py.
 """
 
 from __future__ import annotations

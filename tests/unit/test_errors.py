@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from nvflare.fuel.flare_api import api_spec
+from sentences import sentence_problem
 
-from fakes import load_recording
-from flare_jupyter import compat, errors
+from fakes import exception, load_recording
+from flare_jupyter import compat, settings
 from flare_jupyter.errors import ArgumentError, FlareError, describe, friendly
 
 JOBS = load_recording()["jobs"]
@@ -16,9 +17,9 @@ NO_JOB = "00000000-0000-0000-0000-000000000000"
 
 @pytest.fixture
 def tracebacks_on():
-    errors.show_tracebacks(True)
+    settings.full_tracebacks = True
     yield
-    errors.show_tracebacks(False)
+    settings.full_tracebacks = False
 
 
 @pytest.fixture
@@ -61,8 +62,8 @@ def test_show_tracebacks_gives_the_full_traceback(job_not_found, tracebacks_on):
 
 
 def test_show_tracebacks_off_again_gives_one_line(job_not_found):
-    errors.show_tracebacks(True)
-    errors.show_tracebacks(False)
+    settings.full_tracebacks = True
+    settings.full_tracebacks = False
     fe = raise_and_catch(friendly(job_not_found, "m"))
     assert fe._render_traceback_() == ["JobNotFound: m"]
 
@@ -153,8 +154,22 @@ def test_describe_recorded_errors_in_one_sentence(recorded_error, method, argume
     assert "\n" not in sentence
 
 
-def test_describe_without_job_id_says_the_job(job_not_found):
-    assert describe(job_not_found, "get_job_meta").startswith("the job does not exist on the server")
+def test_describe_without_job_id_names_the_job_nvflare_named(job_not_found):
+    # NVFlare's "no such job: <id>" names it, so the sentence does too
+    sentence = describe(job_not_found, "get_job_meta")
+    assert sentence.startswith(f"job {NO_JOB!r} does not exist on the server"), sentence
+
+
+def test_describe_without_any_job_id_says_the_job():
+    sentence = describe(api_spec.JobNotFound("job_id is required but not specified."), "get_job_meta")
+    assert sentence.startswith("the job does not exist on the server"), sentence
+
+
+def test_a_server_sentence_is_never_poured_into_a_job_id_slot():
+    # nvflare 2.5 raises JobNotDone(f"job {info} is still running") with the server's whole sentence as info
+    said = "There are still jobs running. Please let them finish or abort_job before restart."
+    sentence = describe(api_spec.JobNotDone(f"job {said} is still running"), "restart")
+    assert sentence == f"restart was refused by the server: {said}"
 
 
 def test_describe_passes_one_line_errors_through():
@@ -175,3 +190,27 @@ def test_describe_lost_connection_says_what_to_do():
 
 def test_describe_unknown_error_names_operation_type_and_detail():
     assert describe(RuntimeError("boom"), "ls_target") == "ls_target failed: RuntimeError: boom"
+
+
+# -- every sentence reads as one ---------------------------------------------------------------------------------
+def test_the_sentence_check_catches_what_the_issue_saw():
+    seen = (
+        "JobNotDone: job There are still jobs running. Please let them finish or abort_job before restart. is still "
+        "running is still running: wait for it to finish or abort it first (restart needs it done)"
+    )
+    assert sentence_problem(seen) is not None
+    assert sentence_problem("job None does not exist on the server") == "an empty slot"
+    assert sentence_problem(f"job {NO_JOB!r} does not exist on the server: check the id with %flare list_jobs") is None
+
+
+def test_describe_reads_as_one_sentence_for_every_error_nvflare_raised(recording):
+    lines = []
+    for call in recording["calls"]:
+        if "raises" not in call:
+            continue
+        args = call["args"]
+        context = {"job_id": args.get("job_id"), "target": args.get("target") or args.get("target_type")}
+        lines.append(describe(exception(call["raises"]), call["method"], **context))
+    assert len(lines) >= 10
+    bad = [(line, why) for line in lines if (why := sentence_problem(line))]
+    assert not bad, bad

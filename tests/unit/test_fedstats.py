@@ -3,7 +3,7 @@
 The input is tests/recordings/fedstats-2.9.0/statistics.json (tests/record_fedstats.py: breast_cancer, 2 sites,
 10 bins, quantiles 0.25/0.5/0.75) and the result folder layout that run downloaded (layout.txt). Results with
 something missing are derived from it by deleting entries, never by adding any. Expected numbers are recomputed
-with pandas on each site's slice of the same scikit-learn dataset (``fedstats_job.load_frame`` / ``site_slice``);
+with pandas on each site's slice of the same scikit-learn dataset (``examples.load_frame`` / ``site_slice``);
 NVFlare rounds every statistic to 4 decimals, so those compare within half a unit of the 4th decimal.
 """
 
@@ -19,9 +19,10 @@ from matplotlib.figure import Figure
 
 import flare_jupyter as fj
 from fakes import RECORDINGS, RecordedSession, load_recording
+from flare_jupyter.analysis import FedStats
 from flare_jupyter.errors import FlareError
-from flare_jupyter.fedstats_job import load_frame, site_slice
-from flare_jupyter.fedstats_result import FedStats, find_stats_file, stats_frame
+from flare_jupyter.examples import load_frame, site_slice
+from flare_jupyter.fedstats_result import find_stats_file, stats_frame
 from flare_jupyter.widgets.fedstats import FedStatsExplorer
 
 FOLDER = RECORDINGS / "fedstats-2.9.0"
@@ -201,7 +202,7 @@ def test_repr_names_features_sites_statistics_and_source(stats):
 
 def test_html_repr_is_the_summary_table(stats):
     html = stats._repr_html_()
-    assert html.startswith("<div><b>FedStats: 5 features")
+    assert html.startswith("<div><b><bdi>FedStats: 5 features")
     for name in ["site-1", "site-2", "Global", "q0.25", "mean radius", "mean smoothness"]:
         assert name in html
     assert "histogram" not in html.split("</b></div>", 1)[1]

@@ -185,7 +185,7 @@ def test_client_env_of_one_site(answers):
 
 
 def test_service_provider_frame_from_compat_list_sp(kit):
-    answer = compat.list_sp(RecordedSession(startup_path=str(kit)))
+    answer = compat.list_sp(RecordedSession(startup_path=str(kit)), "localhost", 57561)  # the kit's endpoint
     df = frames.sp_frame(answer)
     assert len(df) == 1
     row = df.iloc[0]
@@ -238,6 +238,18 @@ TIMES = [
     ("N/A", pd.NaT),
     (float("nan"), pd.NaT),
     (1e300, pd.NaT),  # beyond any calendar
+    ("2026-11-29 02:25:58.664702+00:00", pd.Timestamp("2026-11-29T02:25:58.664702Z")),  # str(datetime)
+    ("2026-11-29T02:25:58.664702", pd.Timestamp("2026-11-29T02:25:58.664702Z")),  # naive, with microseconds
+    ("2026-11-29T03:25:58+01:00", pd.Timestamp("2026-11-29T02:25:58Z")),  # whole seconds, with a zone
+    ("2026-11-29T02:25:58.664702-05:30", pd.Timestamp("2026-11-29T07:55:58.664702Z")),  # west of UTC
+    ("2024-02-29T00:00:00.000000+00:00", pd.Timestamp("2024-02-29T00:00:00Z")),  # a leap day
+    ("2026-02-29T00:00:00.000000+00:00", pd.NaT),  # not a leap year
+    ("2026-04-31T00:00:00.000000+00:00", pd.NaT),  # April has 30 days
+    ("2026-13-01T00:00:00.000000+00:00", pd.NaT),  # no 13th month
+    ("2026-11-29T24:00:00.000000+00:00", pd.NaT),  # no 24th hour
+    ("2026-11-29T02:25:58.6647é2+00:00", pd.NaT),  # a non-ASCII character where a digit belongs
+    ("2026-11-29X02:25:58.664702+00:00", pd.Timestamp("2026-11-29T02:25:58.664702Z")),  # any separator (Python's)
+    ("2026-11-29T02-25:58.664702+00:00", pd.NaT),  # a time written wrong
 ]
 DURATIONS = [
     ("0:00:15.904866", pd.Timedelta("0:00:15.904866")),
@@ -279,3 +291,18 @@ def test_job_list_keeps_fields_only_some_jobs_have(answers):
     df = frames.jobs_frame([first, second])
     assert df["custom_field"].isna().tolist() == [True, False]
     assert list(df.columns[: len(frames.JOB_COLUMNS)]) == frames.JOB_COLUMNS
+
+
+@pytest.mark.parametrize("reader", ["pandas' own reader", "its public equivalent"])
+def test_a_large_detailed_listing_reads_its_other_fields_as_pandas_does(answers, monkeypatch, reader):
+    if reader == "its public equivalent":  # a pandas without the private reader frames uses
+        monkeypatch.setattr(frames, "_dicts_to_array", None)
+    # past the loop limit the records are read in one pass of pandas' own reader: the fields beyond the job columns
+    # come out exactly as pandas.DataFrame(records) reads them, and the job columns as a small listing reads them
+    jobs = answers("list_jobs", detailed=True)[-1] * (frames._LOOP_LIMIT // 2 + 1)
+    df = frames.jobs_frame(jobs)
+    assert len(df) == len(jobs) > frames._LOOP_LIMIT
+    extra = [c for c in df.columns if c not in frames.JOB_COLUMNS]
+    pd.testing.assert_frame_equal(df[extra], pd.DataFrame(jobs)[extra])
+    small = frames.jobs_frame(jobs[:2])
+    pd.testing.assert_frame_equal(df[frames.JOB_COLUMNS].head(2), small[frames.JOB_COLUMNS])

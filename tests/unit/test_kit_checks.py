@@ -52,7 +52,7 @@ UTC = dt.timezone.utc
 # -- real kits ---------------------------------------------------------------------------------------------------------
 def provision(folder: Path) -> PocSystem:
     """A real NVFlare project (server, site-1, site-2, admin@nvidia.com), provisioned but never started."""
-    system = PocSystem(folder, 2, *free_ports(2), owns_workspace=True)
+    system = PocSystem(folder, 2, *free_ports(2))
     system.prepare()
     return system
 
@@ -226,12 +226,13 @@ def test_the_startup_folder_or_a_tilde_path_is_the_same_kit(project, monkeypatch
 
 
 def test_without_a_path_the_kit_comes_from_the_environment_or_the_embedded_system(project, monkeypatch):
-    with pytest.raises(fj.FlareError, match="no startup kit given: pass the admin kit folder, set FLARE_STARTUP_KIT"):
+    no_kit = r"no startup kit given: pass the admin kit folder \(fj.connect\(KIT\)\), set FLARE_STARTUP_KIT"
+    with pytest.raises(fj.FlareError, match=no_kit):
         fj.check_kit()
     monkeypatch.setenv("FLARE_STARTUP_KIT", project.kit)
     pd.testing.assert_frame_equal(fj.check_kit(), fj.check_kit(project.kit))
     monkeypatch.delenv("FLARE_STARTUP_KIT")
-    monkeypatch.setattr(fj.poc, "current", lambda: project)
+    monkeypatch.setattr(kit_module, "_embedded_kit", lambda: project.kit)  # what a running fj.poc.start() registers
     pd.testing.assert_frame_equal(fj.check_kit(), fj.check_kit(project.kit))
 
 
@@ -551,6 +552,7 @@ def test_an_insecure_session_on_this_nvflare_still_needs_the_certificate_files(k
 
 def test_up_to_nvflare_26_an_insecure_kit_needs_no_certificate_files(kit, monkeypatch):
     monkeypatch.setattr(compat, "NVFLARE_VERSION", Version("2.5.2"))
+    monkeypatch.setattr(compat, "INSECURE_SESSIONS_USE_CERTIFICATES", False)
     remove_credentials(kit)
     f = kit / "startup" / "fed_admin.json"
     admin = json.loads(f.read_text())["admin"]

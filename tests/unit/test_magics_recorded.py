@@ -10,8 +10,8 @@ from traitlets import TraitError
 
 import flare_jupyter as fj
 from fakes import RecordedSession, load_recording
-from flare_jupyter import commands, compat, frames
-from flare_jupyter.magics import FlareMagics
+from flare_jupyter import compat, frames, settings
+from flare_jupyter.magics import TABLE, FlareMagics
 from flare_jupyter.render import Message, TextResult
 
 JOBS = load_recording()["jobs"]
@@ -65,6 +65,8 @@ WIDGET_OPS = {"jobs_panel", "clients_panel", "log_viewer", "dashboard"}
 ANALYSIS_OPS = {"fedstats", "metrics", "stats_history"}
 #: Startup-kit checks on real provisioned kits: tested in test_kit_checks.py and tests/integration/test_kit_live.py.
 KIT_CHECK_OPS = {"check_kit"}
+#: Runs compared, triaged, reported: tested in test_experiments.py and tests/integration/test_experiments_live.py.
+EXPERIMENT_OPS = {"compare", "triage", "report"}
 
 
 @pytest.fixture
@@ -92,8 +94,10 @@ def assert_same(a, b):
 
 
 def test_every_operation_is_tested_or_known_unrecorded():
-    tested = set(OP_ARGS) | KIT_OPS | LIVE_ONLY | NOT_RECORDED | WIDGET_OPS | ANALYSIS_OPS | KIT_CHECK_OPS
-    assert set(commands.OPERATIONS) == tested
+    tested = (
+        set(OP_ARGS) | KIT_OPS | LIVE_ONLY | NOT_RECORDED | WIDGET_OPS | ANALYSIS_OPS | KIT_CHECK_OPS | EXPERIMENT_OPS
+    )
+    assert set(TABLE.operations) == tested
 
 
 # -- every operation ----------------------------------------------------------------------------------------------
@@ -201,15 +205,6 @@ def test_job_log_is_the_server_log_with_a_title(flare, recorded, answers):
     assert log.title == f"log of job {F} on server"
 
 
-def test_job_log_of_a_client_without_log_stream_says_why(flare, recorded):
-    # NVFlare answered {"logs": {}, "unavailable": {"site-1": "client log stream not available for this job"}}
-    try:
-        shown = str(flare(f"job_log {F} --target site-1"))
-    except UsageError as e:
-        shown = str(e)
-    assert "client log stream not available for this job" in shown
-
-
 def test_client_stats_of_one_client(flare, recorded):
     df = flare(f"show_stats {F} client site-1")
     assert set(df["target"]) == {"site-1"} and len(df) == 2
@@ -292,18 +287,18 @@ def test_promote_sp_says_there_is_nothing_to_promote(flare, recorded):
 
 # -- aliases, -o, job id prefixes ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "alias, name", sorted((a, n) for a, n in commands.ALIASES.items() if n not in WIDGET_OPS | ANALYSIS_OPS)
+    "alias, name", sorted((a, n) for a, n in TABLE.aliases.items() if n not in WIDGET_OPS | ANALYSIS_OPS)
 )
 def test_alias_does_what_the_operation_does(flare, recorded, alias, name):
     assert_same(outcome(flare, f"{alias} {OP_ARGS[name]}"), outcome(flare, f"{name} {OP_ARGS[name]}"))
 
 
 @pytest.mark.parametrize(
-    "alias, name", sorted((a, n) for a, n in commands.ALIASES.items() if n in WIDGET_OPS | ANALYSIS_OPS)
+    "alias, name", sorted((a, n) for a, n in TABLE.aliases.items() if n in WIDGET_OPS | ANALYSIS_OPS)
 )
 def test_a_widget_alias_opens_the_same_widget(alias, name):
     # the widgets themselves are tested in test_widgets.py; an alias must name the same operation
-    assert commands.lookup(alias) is commands.lookup(name)
+    assert TABLE.lookup(alias) is TABLE.lookup(name)
 
 
 def test_out_stores_the_result_in_a_notebook_variable(flare, recorded, ip):
@@ -350,7 +345,7 @@ def test_job_id_prefix_gives_the_full_meta(flare, recorded):
 def test_help_lists_every_operation_and_alias(flare, line):
     text = flare(line)
     assert isinstance(text, TextResult)
-    for name in [*commands.OPERATIONS, *commands.ALIASES, "%%flare_cat", "%%flare_app_command"]:
+    for name in [*TABLE.operations, *TABLE.aliases, "%%flare_cat", "%%flare_app_command"]:
         assert name in text
 
 
@@ -361,14 +356,14 @@ def test_help_of_one_operation_shows_its_arguments(flare, word):
     assert "--limit" in text and "aliases: jobs" in text
 
 
-@pytest.mark.parametrize("name", sorted(commands.OPERATIONS))
+@pytest.mark.parametrize("name", sorted(TABLE.operations))
 def test_dash_h_prints_help_and_returns_none(flare, capsys, name):
     assert flare(f"{name} -h") is None
     assert f"usage: %flare {name}" in capsys.readouterr().out
 
 
 def test_magic_docstring_lists_every_operation():
-    for name in [*commands.OPERATIONS, *commands.ALIASES]:
+    for name in [*TABLE.operations, *TABLE.aliases]:
         assert name in FlareMagics.flare.__doc__
 
 
@@ -543,10 +538,10 @@ def test_config_poll_interval_zero_is_refused_and_reported(ip, magics, caplog):
     ip.run_line_magic("config", "FlareMagics.poll_interval = 0")
     assert "FlareMagics.poll_interval must be between 0 and 3600 seconds, not 0" in caplog.text
     assert magics.poll_interval == 2.0
-    assert commands.settings.poll_interval == 2.0
+    assert settings.poll_interval == 2.0
 
 
 def test_config_valid_poll_interval_is_used(ip, magics):
     ip.run_line_magic("config", "FlareMagics.poll_interval = 0.5")
     assert magics.poll_interval == 0.5
-    assert commands.settings.poll_interval == 0.5
+    assert settings.poll_interval == 0.5

@@ -22,7 +22,7 @@ from record_monitor import lifecycle_widgets
 
 import flare_jupyter as fj
 from fakes import RECORDINGS, RecordedSession, decode
-from flare_jupyter.analysis import HISTORY_COLUMNS, MetricsFrame, StatsHistory, history_frame, metrics_frame
+from flare_jupyter.metrics import HISTORY_COLUMNS, MetricsFrame, StatsHistory, history_frame, metrics_frame
 from flare_jupyter.poller import Poller
 from flare_jupyter.progress import ROUND_STARTED, key_metric_from_config, metrics_from_log
 
@@ -68,7 +68,7 @@ CHECK_GLOBAL_STATE = textwrap.dedent(
     import flare_jupyter
     import flare_jupyter.analysis, flare_jupyter.fedstats_result, flare_jupyter.plots, flare_jupyter.widgets.fedstats
     imported = snapshot()
-    from flare_jupyter.fedstats_result import FedStats
+    from flare_jupyter.analysis import FedStats
     stats = FedStats.from_file(sys.argv[1])
     stats.histograms(percent=True)
     stats.explore()
@@ -176,17 +176,6 @@ def fresh_poller(monkeypatch):
     return poller
 
 
-def test_fj_metrics_of_the_finished_job_in_a_fresh_kernel(install, fresh_poller):
-    raw = RecordedSession(RECORDING)
-    install(raw)
-    m = fj.metrics(THREE)
-    assert isinstance(m, MetricsFrame)
-    assert m[["round", "site", "value"]].values.tolist() == [[r, s, v] for r, s, _m, v in ROWS]
-    # a fresh kernel has no config of the finished job: the metric keeps the log's generic name
-    assert set(m["metric"]) == {"validation metric"}
-    assert [name for name, _ in raw.calls] == ["get_job_meta", "get_job_logs"]
-
-
 @pytest.fixture
 def watched(install, monkeypatch):
     """The kernel after a monitor watched the 3-round job through its recorded lifecycle (the shared poller)."""
@@ -202,9 +191,7 @@ def watched(install, monkeypatch):
         widget.close()
 
 
-def test_fj_metrics_after_a_monitor_watched_the_job(watched):
-    m = fj.metrics(THREE)
-    assert list(m.itertuples(index=False, name=None)) == ROWS  # named after the job's key metric, "accuracy"
+# fj.metrics itself (NVFlare's metric records, the log fallback) is tested in test_experiments.py.
 
 
 # -- stats over time -----------------------------------------------------------------------------------------------

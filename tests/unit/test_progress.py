@@ -4,9 +4,10 @@ Every input comes from tests/recordings/widgets-2.9.0.json (recorded by tests/re
 ran); the expectations come from the recorded data or from the job definitions in record_monitor.py (the
 3-round hello-numpy job, the 1-round hostile-named job, the 40-round "long" job aborted early).
 
-While a job runs, the widgets read only its progress lines (the server greps the job's log for
-``compat.PROGRESS_PATTERN``: the recorded ``grep_target`` answers); once it finished, its whole log, once (the
-recorded ``get_job_logs`` answer). Both are parsed by the same functions.
+While a job runs, the widgets read what its server log (and its round records) gained since the last tick: the
+recorded ``tail_from`` answers, fed in order to a ``FileFollower`` (only complete lines, from where the last read
+ended) and a ``LogProgress``; once it finished, its whole log (the recorded ``get_job_logs`` answer) or its round
+records, once. The whole log and the lines read tick by tick are parsed by the same code.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ import pandas as pd
 import pytest
 
 from fakes import RECORDINGS, decode
-from flare_jupyter import compat
+from flare_jupyter.metrics import ROUND_METRICS, ROUND_METRICS_READABLE, round_metrics_rows
 from flare_jupyter.progress import (
+    ROUND_RECORDS,
     ROUND_STARTED,
+    SERVER_LOG,
+    FileFollower,
+    LogProgress,
     Progress,
     elapsed_seconds,
     job_progress,
@@ -33,6 +38,7 @@ from flare_jupyter.progress import (
     round_from_log,
     round_from_stats,
     site_states,
+    writes_file,
 )
 
 RECORDING = json.loads((RECORDINGS / "widgets-2.9.0.json").read_text())
@@ -64,14 +70,23 @@ def server_logs(job_id: str) -> list[str]:
     return [answer["logs"]["server"] for answer in results("get_job_logs", job_id=job_id)]
 
 
-def progress_lines(job_id: str) -> list[str]:
-    """What the server's grep of the job's log answered at each tick while it ran, in recorded order."""
-    return results("grep_target", target="server", file=f"{job_id}/log.txt", pattern=compat.PROGRESS_PATTERN)
+def reads(job_id: str, name: str = "log.txt") -> list[str]:
+    """What each read of the running job's file answered, in recorded order, as ``job_file_since`` hands it on
+    (the server's own "tail: cannot open" complaint, before the file exists, is no text)."""
+    answers = results("tail_from", target="server", file=f"{job_id}/{name}")
+    return ["" if text.startswith("tail: ") else text for text in answers]
 
 
-def running_then_final(job_id: str) -> list[str]:
-    """Every log text the monitor was given, in order: the progress lines while running, then the whole log."""
-    return progress_lines(job_id) + server_logs(job_id)
+def lines_per_read(job_id: str, name: str = "log.txt") -> list[list[str]]:
+    """The complete lines each read added, as a ``FileFollower`` takes them."""
+    follower = FileFollower()
+    return [follower.take(text) for text in reads(job_id, name)]
+
+
+def final_records(job_id: str) -> str:
+    """The job's round records as its downloaded result holds them (read once it finished)."""
+    (entry,) = [c for c in RECORDING["calls"] if c["method"] == "download_job_result" and c["args"]["job_id"] == job_id]
+    return entry["files"][f"workspace/{ROUND_METRICS}"]
 
 
 def listings() -> list[list[dict]]:
@@ -83,7 +98,9 @@ def entry(listing: list[dict], job_id: str) -> dict:
 
 
 FINAL_LOG = server_logs(THREE)[-1]
-RUNNING_LOGS = progress_lines(THREE)
+READ_LINES = lines_per_read(THREE)
+#: The log as far as the reads had got at each tick, as one text each
+RUNNING_LOGS = ["\n".join(sum(READ_LINES[: i + 1], [])) for i in range(len(READ_LINES))]
 #: The real lines of the final log before its first "Round N started" (the runner and workflow starting up)
 BEFORE_ROUNDS = "\n".join(
     FINAL_LOG.splitlines()[: next(i for i, ln in enumerate(FINAL_LOG.splitlines()) if ROUND_STARTED.search(ln))]
@@ -127,27 +144,96 @@ def test_round_from_a_log_without_rounds_is_none():
     assert round_from_log("") is None
 
 
-def test_round_from_the_early_grep_answers_is_none():
-    # before the job's log existed, grep itself answered (its "No such file" line); then the log had no round yet
+def test_round_from_the_early_reads_is_none():
+    # before the job's log existed, the server's tail answered its own complaint (no text); then no round yet
+    assert results("tail_from", file=f"{THREE}/log.txt")[0].startswith("tail: cannot open")
     early = [text for text in RUNNING_LOGS if "Round" not in text]
-    assert early and any("No such file" in text for text in early)
+    assert early and early[0] == ""
     assert {round_from_log(text) for text in early} == {None}
 
 
-def test_the_grep_answers_are_what_the_whole_log_says_as_far_as_it_had_got():
-    lines = [ln for ln in FINAL_LOG.splitlines() if re.search(r"Round |validation metric", ln)]
-    for text in RUNNING_LOGS:
-        if "No such file" in text:  # grep's own message, from before the job's log existed
-            continue
-        got = text.splitlines()
-        assert got == lines[: len(got)]
-    assert RUNNING_LOGS[-1].splitlines() == lines  # the last progress lines read while it ran are all of them
+def test_the_lines_read_tick_by_tick_are_the_whole_log_as_far_as_it_had_got():
+    lines = FINAL_LOG.splitlines()
+    read = sum(READ_LINES, [])
+    assert read == lines[: len(read)]  # in order, none twice, none left out
+    assert len(read) > len(lines) / 2  # most of the log was read while the job ran, a few new lines a tick
+    assert all(len(new) < len(read) for new in READ_LINES)
 
 
-def test_round_from_log_never_decreases_along_the_recorded_logs():
-    rounds = [round_from_log(text) or 0 for text in running_then_final(THREE)]
+def test_each_read_starts_where_the_last_complete_line_ended():
+    asked = [
+        c["args"]["offset"]
+        for c in RECORDING["calls"]
+        if c["method"] == "tail_from" and c["args"]["file"] == f"{THREE}/log.txt"
+    ]
+    follower, expected = FileFollower(), []
+    for text in reads(THREE):
+        expected.append(follower.since())
+        follower.take(text)
+    assert asked == expected
+    assert follower.offset == len("\n".join(sum(READ_LINES, [])).encode()) + 1  # every complete line, in bytes
+
+
+def test_round_from_log_never_decreases_along_the_recorded_reads():
+    rounds = [round_from_log(text) or 0 for text in [*RUNNING_LOGS, FINAL_LOG]]
     assert rounds == sorted(rounds)
     assert rounds[0] == 0 and rounds[-1] == 3
+
+
+def test_log_progress_fed_the_reads_says_what_the_whole_log_says():
+    fed = LogProgress("accuracy")
+    for new in READ_LINES:
+        fed.add(new)
+    so_far = LogProgress("accuracy").read(RUNNING_LOGS[-1])
+    assert (fed.round, fed.rows) == (so_far.round, so_far.rows) and fed.rows
+    assert fed.rows == metrics_from_log(FINAL_LOG, "accuracy")[: len(fed.rows)]
+    assert fed.add([]) is False and fed.add(READ_LINES[0][:1]) is False  # nothing new: nothing told
+
+
+# -- reading a growing file ----------------------------------------------------------------------------------------
+#: a real read of several lines (without the newline a later read starts with: as if read from the file's start)
+TEXT = next(text for text in reads(THREE) if text.count("\n") > 3).removeprefix("\n")
+
+
+def test_a_last_line_still_being_written_is_read_again_next_time():
+    cut = TEXT.index("\n", TEXT.index("\n") + 1) + 10  # the second line complete, the third one partly written
+    follower = FileFollower()
+    first = follower.take(TEXT[:cut])
+    assert first == TEXT[:cut].split("\n")[:2]
+    assert follower.offset == len(TEXT[: TEXT.index("\n", TEXT.index("\n") + 1) + 1].encode())
+    rest = TEXT[follower.offset - 1 :]  # what the file holds from the byte asked for (the newline) on
+    assert first + follower.take(rest) == TEXT.split("\n")[: TEXT.count("\n")]
+
+
+def test_offsets_count_bytes_not_characters():
+    follower = FileFollower()
+    follower.take("validation metric 0.5 from client sïte-1\n")
+    assert follower.offset == len("validation metric 0.5 from client sïte-1\n".encode()) == 42
+
+
+def test_a_replaced_or_shorter_file_is_read_again_from_its_start():
+    follower = FileFollower()
+    follower.take(TEXT)
+    assert follower.offset and follower.since() == follower.offset - 1
+    assert follower.take("") == [] and follower.offset == 0  # shorter than where we were: rotated away
+    follower.take(TEXT)
+    assert follower.take(TEXT) == [] and follower.offset == 0  # not the newline we ended on: another file
+    assert follower.take(TEXT) == TEXT.split("\n")[: TEXT.count("\n")]  # read again from its start
+
+
+def test_the_round_records_read_tick_by_tick_are_the_final_ones_as_far_as_they_had_got():
+    read = round_metrics_rows("\n".join(sum(lines_per_read(THREE, ROUND_METRICS_READABLE), [])))
+    final = round_metrics_rows(final_records(THREE))
+    assert read and read == final[: len(read)]
+    assert {r for r, *_ in final} == {0, 1, 2}  # NVFlare counts rounds from 0
+    assert {site for _r, site, _m, _v in final} == set(CLIENTS) | {"aggregated"}
+
+
+def test_the_config_says_whether_the_job_writes_readable_round_records():
+    assert writes_file(CONFIG, "round_metrics.jsonl.txt")  # examples.add_readable_metrics added the writer
+    assert writes_file(json.loads(CONFIG), "metrics_summary.copy.json")  # parsed configs too
+    assert not writes_file(CONFIG, "nothing_writes_this.txt")
+    assert not writes_file(FINAL_LOG, "round_metrics.jsonl.txt")  # not a config
 
 
 def test_fedavg_server_stats_report_no_round():
@@ -194,7 +280,10 @@ def test_metrics_are_named_validation_metric_without_a_key_metric():
 def test_no_metrics_before_any_was_logged():
     assert metrics_from_log(BEFORE_ROUNDS, "accuracy") == []
     # rounds had started, no site had reported yet
-    rounds_only = next(text for text in RUNNING_LOGS if round_from_log(text) and "validation metric" not in text)
+    lines = FINAL_LOG.splitlines()
+    first_metric = next(i for i, ln in enumerate(lines) if "validation metric" in ln)
+    rounds_only = "\n".join(lines[:first_metric])
+    assert round_from_log(rounds_only) >= 1
     assert metrics_from_log(rounds_only, "accuracy") == []
 
 
@@ -204,7 +293,8 @@ def test_job_sites_from_the_recorded_meta():
 
 
 def client_stats_where(predicate) -> tuple[str, dict]:
-    for answer in results("show_stats", job_id=THREE, target_type="client"):
+    """A recorded client ``show_stats`` answer (of any of the recorded jobs) with a site whose answer fits."""
+    for answer in results("show_stats", target_type="client"):
         for site, per_site in answer.items():
             if predicate(per_site):
                 return site, answer
@@ -277,24 +367,43 @@ def test_job_progress_round_never_goes_back():
 
 def test_job_progress_along_the_recorded_logs_only_moves_forward():
     p, seen = None, []
-    for text in running_then_final(THREE):
+    for text in [*RUNNING_LOGS, FINAL_LOG]:
         p = job_progress(THREE, FINAL_ENTRY, config=CONFIG, log_text=text, previous=p)
         seen.append(p.round or 0)
     assert seen == sorted(seen) and seen[0] == 0 and seen[-1] == 3
 
 
-def test_round_3_of_3_from_the_grep_answers_and_then_the_final_log():
-    running = [entry(lst, THREE) for lst in listings() if entry(lst, THREE)["status"] == "RUNNING"]
-    assert len(running) == len(RUNNING_LOGS)  # one grep per tick while it ran
-    p = None
-    for listing, text in zip(running, RUNNING_LOGS, strict=True):
-        p = job_progress(THREE, listing, meta=META, config=CONFIG, log_text=text, previous=p)
+def test_round_3_of_3_from_the_reads_and_then_the_final_records():
+    running = [j for j in results("get_job_meta", job_id=THREE) if j["status"] == "RUNNING"][-1]
+    log, records, p = LogProgress("accuracy"), [], None
+    for new, new_records in zip(READ_LINES, lines_per_read(THREE, ROUND_METRICS_READABLE), strict=True):
+        log.add(new)
+        records = records + round_metrics_rows("\n".join(new_records))
+        p = job_progress(
+            THREE,
+            None,
+            meta=running,
+            config=CONFIG,
+            log_round=log.round,
+            metrics=records or None,
+            metrics_source=ROUND_RECORDS,
+            previous=p,
+        )
     assert p.status == "RUNNING" and p.round_text() == "round 3 of 3"
-    assert p.metrics == metrics_from_log(RUNNING_LOGS[-1], "accuracy") != []
-    p = job_progress(THREE, FINAL_ENTRY, meta=META, config=CONFIG, log_text=FINAL_LOG, previous=p)
+    assert p.metrics and p.metrics_source == ROUND_RECORDS
+    final = round_metrics_rows(final_records(THREE))
+    p = job_progress(
+        THREE, FINAL_ENTRY, meta=META, config=CONFIG, metrics=final, metrics_source=ROUND_RECORDS, previous=p
+    )
     assert p.finished and p.round_text() == "round 3 of 3"
-    assert p.metrics == metrics_from_log(FINAL_LOG, "accuracy")
-    assert max(r[0] for r in p.metrics) == 3
+    assert p.metrics == final and max(r[0] for r in p.metrics) == 2  # the round records count from 0
+
+
+def test_metrics_from_a_whole_log_say_where_they_come_from():
+    p = job_progress(THREE, FINAL_ENTRY, config=CONFIG, log_text=FINAL_LOG)
+    assert p.metrics == metrics_from_log(FINAL_LOG, "accuracy") and p.metrics_source == SERVER_LOG
+    again = job_progress(THREE, FINAL_ENTRY, metrics=[], metrics_source=ROUND_RECORDS, previous=p)
+    assert again.metrics == p.metrics and again.metrics_source == SERVER_LOG  # nothing new keeps what was known
 
 
 def test_progress_text_says_status_round_and_sites():

@@ -75,7 +75,7 @@ def test_message_shows_as_plain_text():
 
 def test_message_html_is_escaped():
     page = Message(EVIL)._repr_html_()
-    assert page == f"<span>{EVIL_ESCAPED}</span>"
+    assert page == f"<span><bdi>{EVIL_ESCAPED}</bdi></span>"
 
 
 def test_dataframes_show_dollar_signs_literally_not_as_latex():

@@ -198,14 +198,15 @@ def test_error_in_a_cell_shows_one_line_and_no_traceback(recorded, cell, source,
 
 
 def test_invalid_submit_path_is_refused_before_the_server(recorded):
-    with pytest.raises(FlareError, match="submit_job needs the path of a job folder"):
+    with pytest.raises(compat.InvalidJobDefinition, match="submit_job needs the path of a job folder"):
         fj.session().submit_job("")
     assert recorded.calls == []
 
 
-@pytest.mark.parametrize("value", [0, -1, True, "10"])
-def test_invalid_timeout_is_refused_before_the_server(recorded, value):
-    with pytest.raises(FlareError, match="timeout must be a positive number of seconds"):
+@pytest.mark.parametrize("value, kind", [(0, ValueError), (-1, ValueError), (True, TypeError), ("10", TypeError)])
+def test_invalid_timeout_is_refused_before_the_server(recorded, value, kind):
+    # the types NVFlare's own set_timeout raises (TypeError for no number, ValueError for a bad one)
+    with pytest.raises(kind, match="timeout must be a positive number of seconds"):
         fj.session().set_timeout(value)
     assert recorded.calls == []
 
@@ -274,14 +275,14 @@ def test_session_after_disconnect_says_how_to_connect(recorded):
     with pytest.raises(FlareError) as caught:
         fj.session()
     assert "fj.connect(KIT)" in str(caught.value) and "%flare connect" in str(caught.value)
-    assert caught.value._render_traceback_() == [f"FlareError: {caught.value}"]
+    assert caught.value._render_traceback_() == [f"NotConnected: {caught.value}"]  # a FlareError: one line
 
 
 def test_session_after_disconnect_in_a_cell_shows_one_line(recorded, cell):
     fj.disconnect()
     result, seen = cell("import flare_jupyter as fj\nfj.session()")
     assert isinstance(result.error_in_exec, FlareError)
-    assert seen.strip().splitlines() == [f"FlareError: {result.error_in_exec}"]
+    assert seen.strip().splitlines() == [f"NotConnected: {result.error_in_exec}"]
 
 
 def test_closed_session_methods_say_how_to_connect_again(recorded):

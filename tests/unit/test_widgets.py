@@ -20,8 +20,9 @@ from record_monitor import lifecycle_widgets
 import flare_jupyter as fj
 from fakes import RECORDINGS, RecordedSession, decode, load_recording
 from flare_jupyter import compat, frames, render
+from flare_jupyter.metrics import AGGREGATED, ROUND_METRICS, ROUND_METRICS_READABLE, round_metrics_rows
 from flare_jupyter.poller import Poller
-from flare_jupyter.progress import metrics_from_log, round_from_log
+from flare_jupyter.progress import FileFollower, LogProgress
 from flare_jupyter.widgets import ClientsPanel, Dashboard, JobMonitor, JobsPanel, LogViewer, monitor
 from flare_jupyter.widgets.jobs import filter_jobs
 from flare_jupyter.widgets.logs import grep, merge_tail
@@ -94,7 +95,7 @@ def test_the_monitor_ends_completed_with_a_full_bar(phase1, name):
 def test_the_monitor_header_names_the_job_and_its_status(phase1):
     header = phase1["monitor_a"].header.value
     name = answers(RECORDING, "list_jobs")[-1][0]["job_name"]
-    assert f"<b>{name}</b>" in header and THREE in header and "FINISHED:COMPLETED" in header
+    assert f"<b><bdi>{name}</bdi></b>" in header and THREE in header and "FINISHED:COMPLETED" in header
 
 
 def test_the_monitor_lists_both_sites_as_done(phase1):
@@ -108,19 +109,27 @@ def test_the_monitor_metrics_frame(phase1):
     metrics = phase1["monitor_a"].metrics
     assert list(metrics.columns) == ["round", "site", "metric", "value"]
     assert [str(t) for t in metrics.dtypes] == ["int64", "string", "string", "float64"]
-    assert set(metrics["site"]) == set(CLIENTS)
+    assert set(metrics["site"]) == set(CLIENTS) | {AGGREGATED}  # each round's aggregated values too
     assert set(metrics["metric"]) == {"accuracy"}
-    final_log = answers(RECORDING, "get_job_logs", job_id=THREE)[-1]["logs"]["server"]
-    assert list(metrics.itertuples(index=False, name=None)) == metrics_from_log(final_log, "accuracy")
-    assert metrics["round"].max() == 3
+    assert list(metrics.itertuples(index=False, name=None)) == round_metrics_rows(final_records(THREE))
+    assert metrics.source == "round_metrics.jsonl"
+    assert metrics["round"].max() == 2  # NVFlare's round records count from 0
+
+
+def final_records(job_id: str) -> str:
+    """The job's round records (NVFlare's round_metrics.jsonl) in its result, as downloaded once it ended."""
+    (download,) = [
+        c for c in RECORDING["calls"] if c["method"] == "download_job_result" and c["args"]["job_id"] == job_id
+    ]
+    return download["files"][f"workspace/{ROUND_METRICS}"]
 
 
 def test_the_monitor_chart_is_an_svg_with_a_line_per_site(phase1):
     chart = phase1["monitor_a"].chart.value
     assert chart.startswith("<svg")
-    for site in CLIENTS:
+    for site in [*CLIENTS, AGGREGATED]:
         assert f"{site} accuracy" in chart
-    assert chart.count("<polyline") == len(CLIENTS)
+    assert chart.count("<polyline") == len(CLIENTS) + 1
 
 
 def test_wait_returns_job_finished_once_the_job_ended(phase1):
@@ -135,8 +144,12 @@ def test_wait_times_out_before_the_job_ended():
 
 
 def test_wait_times_out_while_the_job_runs():
-    _raw, _poller, widgets = lifecycle(ticks=3)
-    m = widgets["monitor_a"]
+    _raw, poller = replay()
+    m = lifecycle_widgets(poller, JOBS)["monitor_a"]
+    for _ in range(TICKS["lifecycle"]):  # until the recorded job is amid its rounds
+        poller.tick()
+        if 0 < m.bar.value < 3:
+            break
     assert m.status == "RUNNING"
     assert m.wait(timeout=0) == compat.MonitorReturnCode.TIMEOUT
     assert m.bar.bar_style == "info" and m.bar.max == 3 and 0 < m.bar.value < 3
@@ -152,28 +165,24 @@ def test_the_round_shown_never_goes_back_during_the_job():
     assert seen == sorted(seen) and seen[-1] == 3
 
 
-def test_the_monitor_reads_its_rounds_from_the_grep_answers_then_the_final_log():
+def test_the_monitor_reads_its_rounds_from_what_the_log_gained_then_the_final_round_records():
     raw, poller = replay()
     m = JobMonitor(THREE, poller=poller)
-    greps = answers(RECORDING, "grep_target", file=f"{THREE}/log.txt")  # recorded order: one per running tick
-    final_log = answers(RECORDING, "get_job_logs", job_id=THREE)[-1]["logs"]["server"]
-    best, shown_metrics = 0, []
+    log_reads = answers(RECORDING, "tail_from", file=f"{THREE}/log.txt")  # recorded order: one per running tick
+    read, shown = FileFollower(), LogProgress()
     for _ in range(TICKS["lifecycle"]):
         snapshot = poller.tick()
         if snapshot.jobs[THREE]["status"] != "RUNNING":
             break
-        text = greps.pop(0)
-        best = max(best, round_from_log(text) or 0)
-        shown_metrics = metrics_from_log(text, "accuracy") or shown_metrics
-        assert m.status == "RUNNING" and (m.bar.value, m.bar.max) == (best, 3)
-        assert list(m.metrics.itertuples(index=False, name=None)) == shown_metrics
-    assert greps == []  # every recorded grep answer was read while the job ran
-    assert best == 3 and shown_metrics  # the progress lines alone already told round 3 of 3 and metrics
+        text = log_reads.pop(0)
+        shown.add(read.take("" if text.startswith("tail: ") else text))
+        assert m.status == "RUNNING" and (m.bar.value, m.bar.max) == (shown.round or 0, 3)
+    assert shown.round == 3  # the log's new lines alone already told round 3 of 3
     assert m.finished and m.status == "FINISHED:COMPLETED"
     assert (m.bar.value, m.bar.max, m.bar_label.value) == (3, 3, "round 3 of 3")
-    assert list(m.metrics.itertuples(index=False, name=None)) == metrics_from_log(final_log, "accuracy")
-    assert [c[0] for c in raw.calls].count("get_job_logs") == 1
-    assert "get_job_logs" not in [c[0] for c in raw.calls[:-1]]  # the whole log: only at the end, once
+    assert list(m.metrics.itertuples(index=False, name=None)) == round_metrics_rows(final_records(THREE))
+    assert [c[0] for c in raw.calls].count("download_job_result") == 1  # the round records, once, at the end
+    assert "get_job_logs" not in [c[0] for c in raw.calls]  # never the whole log
 
 
 def test_the_monitor_text_repr_is_readable(phase1):
@@ -219,13 +228,14 @@ def test_the_hostile_monitors_text_repr_shows_the_name_as_is(phase1):
 
 
 # -- the other phase-1 widgets -------------------------------------------------------------------------------------
-def test_the_jobs_panel_lists_the_recorded_jobs_newest_first(phase1):
-    panel = phase1["jobs"]
-    listing = answers(RECORDING, "list_jobs")[TICKS["lifecycle"] - 1]
+def test_the_jobs_panel_lists_the_recorded_jobs_newest_first():
+    raw, _poller, widgets = lifecycle()
+    panel = widgets["jobs"]
+    listing = answers(RECORDING, "list_jobs")[[c[0] for c in raw.calls].count("list_jobs") - 1]  # its last page
     newest_first = [j["job_id"] for j in sorted(listing, key=lambda j: j["submit_time"], reverse=True)]
     assert [value for _label, value in panel.select.options] == newest_first
     assert panel.select.value == newest_first[0]
-    assert panel.count.value == f"{len(listing)} of {len(listing)} jobs"
+    assert panel.count.value.startswith(f"{len(listing)} of {len(listing)} jobs")
 
 
 def test_the_clients_panel_lists_the_connected_clients(phase1):
@@ -329,11 +339,20 @@ def test_abort_confirmed_is_sent_at_the_next_tick_and_the_job_ends_aborted():
 UNAVAILABLE = answers(ACTIONS, "get_job_logs", job_id=FINISHED, target="site-1")[-1]["unavailable"]["site-1"]
 
 
-def test_a_log_nvflare_says_is_unavailable_is_not_supported():
-    # NVFlare's recorded answer {"logs": {}, "unavailable": {...}}: our compat layer raises NotSupported for it
-    with pytest.raises(compat.NotSupported) as caught:
-        compat.job_log_text(RecordedSession(ACTIONS), FINISHED, "site-1")
-    assert str(caught.value) == f"the log of job {FINISHED} on site-1 is not available: {UNAVAILABLE}"
+def test_a_client_log_nvflare_does_not_stream_is_read_from_the_job_folder():
+    # NVFlare's recorded answer for site-1 is {"logs": {}, "unavailable": {...}} ("client log stream not available");
+    # the client keeps the job's log in the job's folder, so compat asks for it there next (what that returns is
+    # checked live: tests/integration/test_operations_live.py)
+    class Asked(Exception):
+        pass
+
+    class FolderRead(RecordedSession):
+        def cat_target(self, target, options=None, file=None):
+            raise Asked(target, file)
+
+    with pytest.raises(Asked) as asked:
+        compat.job_log_text(FolderRead(ACTIONS), FINISHED, "site-1")
+    assert asked.value.args == ("site-1", f"{FINISHED}/log.txt")
 
 
 class LogUnavailable:
@@ -353,28 +372,46 @@ class LogUnavailable:
         raise compat.NotSupported(f"the log of job {job_id} on server is not available: {UNAVAILABLE}")
 
 
+class NoRoundRecords(LogUnavailable):
+    """``LogUnavailable``, and the job keeps no readable round records (as before nvflare 2.9): reading them answers
+    what the server answered for them before they existed ("tail: cannot open ..."), so the log is all there is."""
+
+    def tail_from(self, target, file, offset):
+        if file == f"{self.job_id}/{ROUND_METRICS_READABLE}":
+            return answers(RECORDING, "tail_from", file=file)[0]
+        return self.raw.tail_from(target, file, offset)
+
+
 def test_a_finished_job_whose_log_is_unavailable_shows_no_error():
     links = []
-    raw, poller, m = phase2(wrap=lambda r: links.append(LogUnavailable(r, ABORTED)) or links[-1])
+    raw, poller, m = phase2(wrap=lambda r: links.append(NoRoundRecords(r, ABORTED)) or links[-1])
     for _ in range(TICKS["after_abort"]):  # the recorded job ends aborted (the replay plays it; no click needed)
         poller.tick()
     assert m.finished and m.status == "FINISHED:ABORTED"
     assert links[0].asked == [ABORTED]  # asked once, when it ended
     assert m.message == "" and m.banner.value == ""  # "no log" is not an error
-    assert m.bar.bar_style == "warning" and m.bar_label.value == "round 1 of 40"  # what the grep had told
+    told = LogProgress()  # what the log's reads had told: the lines of as many recorded reads as the replay made
+    read = FileFollower()
+    made = [a for c, a in raw.calls if c == "tail_from" and a["file"] == f"{ABORTED}/log.txt"]
+    for text in answers(RECORDING, "tail_from", file=f"{ABORTED}/log.txt")[: len(made)]:
+        told.add(read.take("" if text.startswith("tail: ") else text))
+    assert told.round and m.bar.bar_style == "warning" and m.bar_label.value == f"round {told.round} of 40"
     assert "\n! " not in repr(m)  # the text form carries no message either
     assert poller.subscribers == []
 
 
 def test_the_monitor_keeps_what_it_read_while_running_when_the_final_log_is_unavailable():
     links = []
-    _raw, _poller, widgets = lifecycle(wrap=lambda r: links.append(LogUnavailable(r, THREE)) or links[-1])
+    _raw, _poller, widgets = lifecycle(wrap=lambda r: links.append(NoRoundRecords(r, THREE)) or links[-1])
     m = widgets["monitor_a"]
-    last_grep = answers(RECORDING, "grep_target", file=f"{THREE}/log.txt")[-1]
+    read, log = FileFollower(), LogProgress("accuracy")
+    for text in answers(RECORDING, "tail_from", file=f"{THREE}/log.txt"):
+        log.add(read.take("" if text.startswith("tail: ") else text))
     assert m.finished and m.status == "FINISHED:COMPLETED" and links[0].asked == [THREE]
     assert m.message == "" and m.banner.value == ""
     assert m.bar_label.value == "round 3 of 3"
-    assert list(m.metrics.itertuples(index=False, name=None)) == metrics_from_log(last_grep, "accuracy")
+    assert list(m.metrics.itertuples(index=False, name=None)) == log.rows != []
+    assert m.metrics.source == "server log"
 
 
 def test_a_monitor_of_a_job_aborted_before_it_ran_says_so_at_once(install):
@@ -386,7 +423,7 @@ def test_a_monitor_of_a_job_aborted_before_it_ran_says_so_at_once(install):
     assert raw.calls == [("get_job_meta", {"job_id": CLONE})] and poller.ticks == 0
     meta = answers(ACTIONS, "get_job_meta", job_id=CLONE)[0]
     assert meta["status"] == "FINISHED:ABORTED" and not meta["start_time"]  # as recorded: it never started
-    assert m.status == "FINISHED:ABORTED" and f"<b>{meta['name']}</b>" in m.header.value
+    assert m.status == "FINISHED:ABORTED" and f"<b><bdi>{meta['name']}</bdi></b>" in m.header.value
     assert "the job never ran on any site" in m.sites.value
     assert m.bar.bar_style == "warning"
     hidden = {b.description for b in (m.abort_button, m.errors_button, m.download_button) if b.layout.display == "none"}
@@ -423,7 +460,7 @@ def test_limit_newest_first_matches_nvflares_own_limit_and_reverse():
 
 
 def test_filter_by_status():
-    listing = answers(RECORDING, "list_jobs")[-1]
+    listing = answers(RECORDING, "list_jobs", name_prefix=None)[-1]  # the jobs panel's page of the 3 ended jobs
     frame = frames.jobs_frame(listing)
     for status in ("FINISHED:COMPLETED", "FINISHED:ABORTED"):
         assert set(ids(filter_jobs(frame, status=status))) == {j["job_id"] for j in listing if j["status"] == status}
@@ -439,7 +476,7 @@ def test_order_and_limit():
     assert ids(filter_jobs(frame, newest_first=False)) == oldest_first
     assert ids(filter_jobs(frame, newest_first=True)) == oldest_first[::-1]
     assert ids(filter_jobs(frame, limit=2, newest_first=False)) == oldest_first[:2]
-    assert ids(filter_jobs(frame, limit=0)) == []
+    assert ids(filter_jobs(frame, limit=0)) == oldest_first[::-1]  # 0: all, as NVFlare's list_jobs reads it
 
 
 def test_filters_combine_and_keep_the_frames_columns():
@@ -451,18 +488,21 @@ def test_filters_combine_and_keep_the_frames_columns():
 
 
 def panel_on_recorded_jobs():
-    raw, poller = replay(ACTIONS, sequence=False)
+    """A jobs panel on phase 3 of the widgets recording (its page of the ended jobs, a name filter, a clone)."""
+    raw, poller = replay(RECORDING, sequence=False)
     panel = JobsPanel(poller=poller)
     poller.tick()
     return raw, poller, panel
 
 
 def test_the_jobs_panel_filter_boxes_change_what_is_shown():
-    _raw, poller, panel = panel_on_recorded_jobs()
+    raw, poller, panel = panel_on_recorded_jobs()
     panel.name_filter.value = "hello"
     poller.tick()
-    assert [v for _l, v in panel.select.options] == [FINISHED]
-    assert "1 of" in panel.count.value
+    assert raw.calls[-1] == ("list_jobs", {**PLAIN_LISTING, "limit": 50, "reverse": True, "name_prefix": "hello"})
+    page = answers(RECORDING, "list_jobs", name_prefix="hello")[-1]  # filtered by the server
+    assert [v for _l, v in panel.select.options] == [j["job_id"] for j in page]
+    assert panel.count.value.startswith(f"{len(page)} of {len(page)} jobs")
 
 
 def test_delete_asks_first_and_cancel_sends_nothing():
@@ -481,23 +521,24 @@ def test_delete_asks_first_and_cancel_sends_nothing():
 
 def test_clone_reports_the_new_job_after_the_next_tick():
     raw, poller, panel = panel_on_recorded_jobs()
-    panel.select.value = FINISHED
+    panel.select.value = THREE
     panel.buttons["Clone"].click()
-    assert panel.message == f"cloning job {FINISHED} ..."
+    assert panel.message == f"cloning job {THREE} ..."
     assert [c for c in raw.calls if c[0] == "clone_job"] == []
     poller.tick()
-    (new_id,) = answers(ACTIONS, "clone_job", job_id=FINISHED)
-    assert [c for c in raw.calls if c[0] == "clone_job"] == [("clone_job", {"job_id": FINISHED})]
-    assert panel.message == f"job {FINISHED} cloned as {new_id}"
+    (new_id,) = answers(RECORDING, "clone_job", job_id=THREE)
+    assert new_id == JOBS["clone"]
+    assert [c for c in raw.calls if c[0] == "clone_job"] == [("clone_job", {"job_id": THREE})]
+    assert panel.message == f"job {THREE} cloned as {new_id}"
     assert new_id in panel.banner.value
 
 
 def test_the_monitor_button_opens_a_monitor_of_the_selected_job():
     _raw, poller, panel = panel_on_recorded_jobs()
-    panel.select.value = FINISHED
+    panel.select.value = THREE
     panel.buttons["Monitor"].click()
     (m,) = panel.monitors.children
-    assert isinstance(m, JobMonitor) and m.job_id == FINISHED
+    assert isinstance(m, JobMonitor) and m.job_id == THREE
     assert m in poller.subscribers
 
 
@@ -520,7 +561,7 @@ def test_a_failing_clients_button_shows_one_line_in_the_banner():
 
 
 def test_a_button_error_stays_visible_after_the_next_tick():
-    _raw, poller = replay(ACTIONS, sequence=False)
+    _raw, poller = replay(RECORDING, sequence=False)
     panel = JobsPanel(poller=poller)
     panel.buttons["Stats"].click()
     poller.tick()  # a successful poll does not wipe what the user's click was told
@@ -641,24 +682,80 @@ def shared(monkeypatch, recorded):
     assert not poller.running
 
 
-def test_flare_jobs_panel(flare, shared, recorded):
+@pytest.fixture
+def widgets_recorded(install):
+    """The kernel session on the widgets recording (the jobs panel's own page listings are recorded there)."""
+    raw = RecordedSession(RECORDING)
+    install(raw)
+    return raw
+
+
+PANEL_PAGE = {**PLAIN_LISTING, "limit": 50, "reverse": True}
+
+
+def test_flare_jobs_panel(flare, shared, widgets_recorded):
     panel = flare("jobs_panel")
     assert isinstance(panel, JobsPanel)
     assert shared.subscribers == [panel]
     shared.tick()
-    listing = answers(ACTIONS, "list_jobs", **PLAIN_LISTING)[-1]
+    listing = answers(RECORDING, "list_jobs", **PANEL_PAGE)[-1]
     assert {v for _l, v in panel.select.options} == {j["job_id"] for j in listing}
 
 
-def test_flare_jobs_panel_shows_the_jobs_before_any_tick(flare, shared, recorded):
+def test_flare_jobs_panel_shows_the_jobs_before_any_tick(flare, shared, widgets_recorded):
+    recorded = widgets_recorded
     panel = flare("jobs_panel")
     assert shared.ticks == 0
     assert [c[0] for c in recorded.calls] == ["list_jobs"]
-    listing = answers(ACTIONS, "list_jobs", **PLAIN_LISTING)[-1]
+    listing = answers(RECORDING, "list_jobs", **PANEL_PAGE)[-1]
     assert {v for _l, v in panel.select.options} == {j["job_id"] for j in listing}
     text = repr(panel)  # what a saved notebook shows
     assert text.startswith(f"jobs panel ({len(listing)} of {len(listing)} jobs)")
     assert all(j["job_id"] in text for j in listing)
+
+
+class NewestFirst:
+    """The recorded session, whose whole listing (nvflare-2.9.0.json) also answers newest first, as NVFlare's
+    ``reverse`` does; ``asked`` keeps the listings' arguments."""
+
+    def __init__(self, raw: RecordedSession):
+        self.raw = raw
+        self.asked: list[dict] = []
+
+    def __getattr__(self, name):
+        return getattr(self.raw, name)
+
+    def list_jobs(self, **arguments):
+        self.asked.append(arguments)
+        assert arguments.get("limit") is None and not arguments.get("name_prefix") and not arguments.get("id_prefix")
+        whole = self.raw.list_jobs()
+        return sorted(whole, key=lambda j: j["submit_time"], reverse=bool(arguments.get("reverse")))
+
+
+@pytest.mark.parametrize("make", [lambda flare: flare("jobs_panel --limit 0"), lambda _flare: fj.jobs_panel(limit=0)])
+def test_a_jobs_panel_of_limit_0_shows_every_job(make, flare, shared, install):
+    link = NewestFirst(RecordedSession(ACTIONS))
+    install(link)
+    panel = make(flare)
+    assert panel.limit.value == 0
+    assert [a.get("limit") for a in link.asked] == [None]  # "0 or None to show all" (NVFlare): every job listed
+    assert link.asked[0].get("reverse") is True
+    whole = answers(ACTIONS, "list_jobs", detailed=False, limit=None, name_prefix=None, id_prefix=None)[-1]
+    whole = sorted(whole, key=lambda j: j["submit_time"], reverse=True)
+    assert len(whole) > 1
+    assert [v for _l, v in panel.select.options] == [j["job_id"] for j in whole]  # all of them, newest first
+    assert panel.count.value.startswith(f"{len(whole)} of {len(whole)} jobs")
+    assert "limit" not in panel.count.value  # all of them: no "raise the limit for more"
+    panel.limit.value = 1  # and back from a limit to all
+    shared.tick()
+    panel.limit.value = 0
+    shared.tick()
+    assert len(panel.select.options) == len(whole)
+
+
+def test_a_negative_jobs_panel_limit_is_refused_in_one_line(recorded):
+    with pytest.raises(fj.FlareError, match=r"limit must be a whole number from 0 to 100000 \(0 for all jobs\)"):
+        fj.jobs_panel(limit=-1)
 
 
 def test_flare_clients_panel(flare, shared, recorded):
