@@ -41,6 +41,11 @@ nothing of ours. Known differences:
 * Job recipes (``NumpyFedAvgRecipe``) exist from 2.7 (None here before; ``examples.py`` then builds the same job
   with the ``FedJob`` API). ``job_kind`` tells a ``Recipe`` (2.7+) from a ``FedJob`` (every release) without
   importing either.
+* gRPC's fork handlers (grpc/grpc#28557) can abort a client's job process as it is forked (exit -6, no job log;
+  the job ends ``FINISHED:EXECUTION_EXCEPTION`` with the site "deemed disconnected"). 2.9 sets
+  ``GRPC_ENABLE_FORK_SUPPORT=False`` and ``GRPC_POLL_STRATEGY=poll`` before gRPC starts; 2.5 sets only the first,
+  and only once gRPC is already running. ``PARTICIPANT_ENV`` holds 2.9's two settings: the embedded system starts
+  every participant with them (as defaults), on every release.
 * NVFlare's metrics writer (``MetricsArtifactWriter``: ``metrics/round_metrics.jsonl`` and ``metrics_summary.json``
   in every ``BaseFedJob``) exists in newer releases (2.9; not 2.5): ``HAS_METRICS_ARTIFACT``. Without it, metrics
   are read from the server log.
@@ -356,7 +361,7 @@ def _finished_server_log(raw, job_id: str) -> str | None:
         return cache[job_id]
     if not str(raw.get_job_meta(job_id).get("status", "")).startswith("FINISHED"):
         return None
-    text = result_files(raw, job_id, ["log.txt"])["log.txt"]
+    text = (result_files(raw, job_id, ["log.txt"]) or {}).get("log.txt")
     if text is not None:
         if len(cache) >= _FINISHED_LOGS_KEPT:
             cache.pop(next(iter(cache)))
@@ -364,11 +369,15 @@ def _finished_server_log(raw, job_id: str) -> str | None:
     return text
 
 
-def result_files(raw, job_id: str, paths) -> dict[str, str | None]:
+def result_files(raw, job_id: str, paths) -> dict[str, str | None] | None:
     """The text of files of a finished job's server workspace (``paths`` relative to it), from its result
-    downloaded into a temporary folder (the kit's download folder is left alone); None for a file it lacks."""
+    downloaded into a temporary folder (the kit's download folder is left alone); None for a file it lacks. None
+    instead of the dict while the result holds no workspace yet: the server says FINISHED a moment before it saves
+    the job's workspace into its job store (2.5 always: the status is set, then ``JOB_COMPLETED`` saves it)."""
     with tempfile.TemporaryDirectory(prefix="flare-jupyter-result-") as tmp:
         workspace = Path(raw.download_job_result(job_id, tmp), "workspace")
+        if not workspace.is_dir():
+            return None
         return {p: (workspace / p).read_text(errors="replace") if (workspace / p).is_file() else None for p in paths}
 
 
@@ -637,6 +646,8 @@ except ImportError:
 
 
 #: NVFlare's own metrics writer (``metrics/round_metrics.jsonl``, ``metrics_summary.json``), 2.9 but not 2.5.
+#: Environment defaults for every participant of the embedded system: what 2.9 sets itself before gRPC starts.
+PARTICIPANT_ENV = {"GRPC_ENABLE_FORK_SUPPORT": "False", "GRPC_POLL_STRATEGY": "poll"}
 HAS_METRICS_ARTIFACT = importlib.util.find_spec("nvflare.app_common.widgets.metrics_artifact_writer") is not None
 
 #: Where NVFlare defines what a notebook may hand ``fj.submit``: (module, class, kind).

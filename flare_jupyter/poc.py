@@ -176,7 +176,8 @@ def _checked_role(name: str, role: str) -> str:
 
 def _env(workspace: Path) -> dict:
     """Environment for NVFlare's tools and participants: this Python first on PATH (the startup scripts call
-    ``python3``), NVFlare's POC workspace variable, and a HOME inside the workspace so ``~/.nvflare`` stays ours."""
+    ``python3``), NVFlare's POC workspace variable, a HOME inside the workspace so ``~/.nvflare`` stays ours, and
+    gRPC's settings for processes that fork (``compat.PARTICIPANT_ENV``)."""
     env = dict(os.environ)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     env["NVFLARE_POC_WORKSPACE"] = str(workspace / "poc")
@@ -185,6 +186,8 @@ def _env(workspace: Path) -> dict:
     env["HOME"] = str(home)
     env.pop("PYTHONPATH", None)
     env.pop("NVFL_WORKSPACE", None)  # sub_start.sh would run the participant in that folder instead
+    for name, value in compat.PARTICIPANT_ENV.items():  # gRPC's fork handlers off, as 2.9 does it (see compat)
+        env.setdefault(name, value)
     return env
 
 

@@ -192,8 +192,10 @@ class LogProgress:
 class FileFollower:
     """Where a growing file (a running job's log or round records) was read up to: the byte just past its last
     complete line. The next read asks for the file from the byte before that (``since``), which must be the newline
-    the last read ended on: if it is not, or the file is now shorter, the file was replaced (NVFlare's log rotation)
-    and is read again from its start. A last line still being written is left for the next read."""
+    the last read ended on: if it is not, the file was replaced (NVFlare's log rotation) and is read again from its
+    start. An empty answer changes nothing: the file is gone (a job's folder is removed as it ends), not there yet,
+    or not yet past where we were (a replaced file is noticed once it is). A last line still being written is left
+    for the next read."""
 
     offset: int = 0
     bytes_read: int = 0  # everything the reads returned, for the benchmarks
@@ -205,6 +207,8 @@ class FileFollower:
         """The complete lines new in ``text`` (what the file held from ``since()`` on)."""
         text = text or ""
         self.bytes_read += len(text)
+        if not text:  # nothing new: no file (not yet, or the job's folder is gone), or one not past where we were
+            return []
         if self.offset:
             if not text.startswith("\n"):  # shorter than before, or another file: start again from its beginning
                 self.offset = 0

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import threading
+import time
 
 from . import compat, render, settings
 from .errors import ArgumentError, FlareError, NotConnected, describe, friendly, refusal
@@ -355,19 +356,29 @@ class KernelSession:
     def finished_job_files(self, job_id: str, *paths: str) -> dict[str, str | None]:
         """The text of files of a *finished* job's server workspace (``paths`` relative to it, e.g.
         ``metrics/round_metrics.jsonl``), from the job's result, downloaded once into a temporary folder and kept
-        in memory (a finished job's result no longer changes). A file the result does not hold is None."""
-        with self._lock:
-            cached = self._results.setdefault(job_id, {})
-            missing = [p for p in paths if p not in cached]
-            if missing:
+        in memory (a finished job's result no longer changes). A file the result does not hold is None. Right
+        after a job finished its result may not hold its workspace yet (the server saves it a moment after saying
+        FINISHED): the download is then tried again until it does, for up to ``RESULT_SAVED_SECONDS``, and nothing
+        is kept from the early tries."""
+        deadline = time.monotonic() + RESULT_SAVED_SECONDS
+        while True:
+            with self._lock:
+                cached = self._results.setdefault(job_id, {})
+                missing = [p for p in paths if p not in cached]
+                if not missing:
+                    return {p: cached[p] for p in paths}
                 found = self._run(
-                    lambda raw: compat.result_files(raw, job_id, missing),
+                    lambda raw, missing=missing: compat.result_files(raw, job_id, missing),
                     "finished_job_files",
                     True,
                     lambda: {"job_id": job_id},
                 )
-                cached.update(found)
-            return {p: cached[p] for p in paths}
+                if found is not None:
+                    cached.update(found)
+                    return {p: cached[p] for p in paths}
+            if time.monotonic() > deadline:  # a job that never ran has no workspace: none of its files, unkept
+                return {p: cached.get(p) for p in paths}
+            time.sleep(RESULT_POLL_SECONDS)
 
     def job_progress_lines(self, job_id: str) -> str:
         """The lines of a *running* job's server log that tell its progress (rounds started, metrics reported),
@@ -446,6 +457,9 @@ SHUT_DOWN = (
 )
 #: The server-log lines a job's progress is read from (rounds started, metrics reported), as a basic grep pattern.
 PROGRESS_PATTERN = r"Round \|validation metric"
+#: How long a finished job's result may lack its workspace (see ``finished_job_files``), and how often it is asked.
+RESULT_SAVED_SECONDS = 30.0
+RESULT_POLL_SECONDS = 0.5
 
 #: Plain values of NVFlare's session handed out as they are; anything else comes wrapped (``_Guarded``).
 _PLAIN = (str, bytes, int, float, bool, type(None), list, tuple, dict)

@@ -211,14 +211,25 @@ def test_offsets_count_bytes_not_characters():
     assert follower.offset == len("validation metric 0.5 from client sïte-1\n".encode()) == 42
 
 
-def test_a_replaced_or_shorter_file_is_read_again_from_its_start():
+def test_a_replaced_file_is_read_again_from_its_start():
     follower = FileFollower()
     follower.take(TEXT)
     assert follower.offset and follower.since() == follower.offset - 1
-    assert follower.take("") == [] and follower.offset == 0  # shorter than where we were: rotated away
-    follower.take(TEXT)
     assert follower.take(TEXT) == [] and follower.offset == 0  # not the newline we ended on: another file
     assert follower.take(TEXT) == TEXT.split("\n")[: TEXT.count("\n")]  # read again from its start
+
+
+def test_an_empty_answer_keeps_the_place_read_up_to():
+    # the server's answer when the file is not there (its "tail: cannot open" complaint, which job_file_since hands
+    # on as no text), as recorded before the log existed: the same answer once the job's folder is gone at its end
+    # must not make the follower forget what the file held
+    no_file = reads(THREE)[0]
+    assert no_file == ""
+    follower = FileFollower()
+    lines = follower.take(TEXT)
+    offset = follower.offset
+    assert follower.take(no_file) == [] and follower.offset == offset
+    assert lines + follower.take("\none more line\n") == [*TEXT.split("\n")[: TEXT.count("\n")], "one more line"]
 
 
 def test_the_round_records_read_tick_by_tick_are_the_final_ones_as_far_as_they_had_got():
