@@ -2,8 +2,10 @@
 their own, written as an NVFlare recipe (2.7+), a ``FedJob`` (every release) or a job folder.
 
 The client takes its settings as script arguments (``--lr``), can be told to fail (``--fail-site site-2
---fail-round 1`` raises ``RuntimeError`` there) or to hold a round until a file exists (``--hold-round 2
---hold-file F``: the job stays RUNNING after rounds 0 and 1, so a test reads its metrics mid-run without racing it).
+--fail-round 1`` raises ``RuntimeError`` there, while the other sites take 5 s over that round: nvflare 2.5's FedAvg
+ends the run only when the failure comes before any other site's result, else it completes the round without it)
+or to hold a round until a file exists (``--hold-round 2 --hold-file F``: the job stays RUNNING after rounds 0 and
+1, so a test reads its metrics mid-run without racing it).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ def train(site, rnd, params):
         deadline = time.monotonic() + 150
         while not os.path.exists(args.hold_file) and time.monotonic() < deadline:
             time.sleep(0.2)
+    if args.fail_site and site != args.fail_site and rnd == args.fail_round:
+        time.sleep(5)  # the other sites train that round slowly: the failure reaches the server first
     index = int(site.rsplit("-", 1)[-1])
     accuracy = round(min(0.99, 0.5 + args.lr * (rnd + 1) + 0.01 * index), 4)
     loss = round(1.0 / (rnd + 1 + index), 4)

@@ -372,6 +372,17 @@ def _check_handled(case, value, ctx) -> None:
         assert case.check(value, ctx), _short(repr(value))
 
 
+def shown(case, value):
+    """``value``; a widget expected to say something once it has said it (its banner comes with the first update,
+    which the widgets' background thread makes: polled, with a deadline)."""
+    if isinstance(value, LiveWidget) and case.says:
+        try:
+            wait_for(lambda: value.message, timeout=30)
+        except AssertionError:
+            pass  # no banner: the check below says so, with what the widget shows
+    return value
+
+
 #: Every one-line error and banner the campaign produced, with the case it came from (checked at the end).
 LINES: list[tuple[str, str]] = []
 
@@ -379,7 +390,7 @@ LINES: list[tuple[str, str]] = []
 def _answer(case, cell, ctx) -> None:
     """Give the input; assert the answer is one clear line (or, for a handled input, what ``check`` says)."""
     if case.kind == "widget":
-        value = case.source(ctx)
+        value = shown(case, case.source(ctx))
         if isinstance(value, LiveWidget) and value.message:
             LINES.append((case.id, value.message))
         _check_handled(case, value, ctx)
@@ -388,9 +399,10 @@ def _answer(case, cell, ctx) -> None:
     result, out = cell(source)
     if case.handled:
         assert result.success, _short(out)
-        if isinstance(result.result, LiveWidget) and result.result.message:
-            LINES.append((case.id, result.result.message))
-        _check_handled(case, result.result, ctx)
+        value = shown(case, result.result)
+        if isinstance(value, LiveWidget) and value.message:
+            LINES.append((case.id, value.message))
+        _check_handled(case, value, ctx)
     elif case.kind == "magic":
         assert isinstance(result.error_in_exec, UsageError), f"{result.error_in_exec!r}: {_short(out)}"
         line = usage_error_line(out)
