@@ -177,13 +177,8 @@ class KernelSession:
     def close(self):
         """Close the session (NVFlare's ``close``); later calls say how to connect again."""
         with self._lock:
-            self._closed = True
-            raw, self._raw = self._raw, None
-        if raw is not None:
-            try:
-                raw.close()
-            except Exception:
-                pass
+            self._closed = True  # from here no call opens a new NVFlare session (``ensure_open``)
+        self._discard_raw()
 
     # -- NVFlare Session operations (same names, parameters and results) ---------------------------------------
     list_jobs = _operation("list_jobs", True)

@@ -67,8 +67,14 @@ def call_key(method: str, args: tuple, kwargs: dict) -> dict:
 class Recorder:
     """Wraps a real NVFlare session; every public call is recorded with its answer or exception."""
 
+    reraise = True  # an exception reaches the caller after it is recorded
+
     def __init__(self, raw, calls: list):
         self._raw, self._calls = raw, calls
+
+    def raised(self, e: Exception) -> dict:
+        """What a recording keeps of an exception."""
+        return {"type": type(e).__name__, "message": str(e)}
 
     def __getattr__(self, name):
         attr = getattr(self._raw, name)
@@ -80,9 +86,11 @@ class Recorder:
             try:
                 result = attr(*args, **kwargs)
             except Exception as e:
-                entry["raises"] = {"type": type(e).__name__, "message": str(e)}
+                entry["raises"] = self.raised(e)
                 self._calls.append(entry)
-                raise
+                if self.reraise:
+                    raise
+                return None
             entry["result"] = encode(result)
             if name == "download_job_result" and entry["args"].get("destination") and isinstance(result, str):
                 entry["args"]["destination"] = TEMPORARY  # a folder of the moment: kept by what it held

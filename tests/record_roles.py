@@ -21,7 +21,7 @@ from pathlib import Path
 import flare_jupyter as fj
 from flare_jupyter import compat, policy
 from polling import wait_for
-from record import Recorder, call_key, encode
+from record import Recorder
 
 OUT = Path(__file__).parent / "recordings"
 ADMIN = "admin@nvidia.com"
@@ -34,27 +34,14 @@ USERS = {
 
 
 class RefusalRecorder(Recorder):
-    """``Recorder``, also keeping what flare-jupyter's session put on an exception (the job's submitter)."""
+    """``Recorder``, also keeping what flare-jupyter's session put on an exception (the job's submitter); a refused
+    call answers None, so the recording goes on."""
 
-    def __getattr__(self, name):
-        attr = getattr(self._raw, name)
-        if name.startswith("_") or not callable(attr):
-            return attr
+    reraise = False
 
-        def call(*args, **kwargs):
-            entry = {"method": name, "args": call_key(name, args, kwargs)}
-            try:
-                result = attr(*args, **kwargs)
-            except Exception as e:
-                facts = {k: getattr(e, k) for k in (*compat.SUBMITTER_KEYS, "command") if getattr(e, k, None)}
-                entry["raises"] = {"type": type(e).__name__, "message": str(e), "attrs": facts}
-                self._calls.append(entry)
-                return None
-            entry["result"] = encode(result)
-            self._calls.append(entry)
-            return result
-
-        return call
+    def raised(self, e: Exception) -> dict:
+        facts = {k: getattr(e, k) for k in (*compat.SUBMITTER_KEYS, "command") if getattr(e, k, None)}
+        return {**super().raised(e), "attrs": facts}
 
 
 def record_user(system, name: str, scenario) -> list:

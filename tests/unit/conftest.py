@@ -91,3 +91,18 @@ def recorded_error(recording):
         return exception(found[-1])
 
     return find
+
+
+@pytest.fixture
+def policy_forgotten():
+    """The test starts and ends with flare-jupyter's policy knowing no system and having learned no refusal."""
+    from flare_jupyter import policy
+
+    def forget():
+        policy.forget_learned()
+        with policy._lock:
+            policy._systems.clear()
+
+    forget()
+    yield
+    forget()

@@ -31,14 +31,7 @@ from roles_recorded import (
 TOKEN = re.compile(r"submit.token|fj-[0-9a-f]{8}")
 
 
-@pytest.fixture(autouse=True)
-def nothing_known():
-    """Each test starts and ends knowing no system and having learned nothing."""
-    policy.forget_learned()
-    yield
-    policy.forget_learned()
-    with policy._lock:
-        policy._systems.clear()
+pytestmark = pytest.mark.usefixtures("policy_forgotten")  # each test knows no system and has learned nothing
 
 
 @pytest.fixture(params=VERSIONS)

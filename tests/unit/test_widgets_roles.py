@@ -19,13 +19,7 @@ ADMIN_JOB, LEAD_B_JOB = JOBS["admin_pending"], JOBS["lead_b_pending"]
 JOB_ACTIONS = ["Monitor", "Abort", "Clone", "Delete", "Download", "Meta", "Errors", "Stats"]
 
 
-@pytest.fixture(autouse=True)
-def nothing_known():
-    policy.forget_learned()
-    yield
-    policy.forget_learned()
-    with policy._lock:
-        policy._systems.clear()
+pytestmark = pytest.mark.usefixtures("policy_forgotten")  # each test knows no system and has learned nothing
 
 
 @pytest.fixture
