@@ -1,6 +1,11 @@
 """Why a job failed, read from its job logs: for each target (the server and every site), the first error line
 with its time, the first traceback's last frame and exception, and the lines just before the first error; the
-target whose first error came first is where the failure started.
+target whose first error came first is where the failure started. Errors the run outlived do not count: those
+logged before the start of a round the run completed (a later round started, by the server log's "Round N
+started") are counted as outlived, not named as the origin: a transient error in an early round, or the server job
+process's answer to a command that reached it before its engine was ready (a ``show_stats`` in the job's first
+second). A failure's cascade (a site raises in round 1, the server gives up in round 2) stays within the last two
+rounds.
 
 NVFlare writes a job's log on every target as records ``2026-11-30 20:34:00,274 - TaskScriptRunner - ERROR -
 message``, a traceback following its record line by line (or starting inside it: "ask to abort job: reason: ...,
@@ -18,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .errors import describe
-from .progress import FINISHED_PREFIX
+from .progress import FINISHED_PREFIX, ROUND_STARTED
 
 RECORD = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - (\S+) - ([A-Z]+) - ?(.*)$")
 FRAME = re.compile(r'^\s*File "(.+)", line (\d+), in (.+)$')
@@ -56,6 +61,7 @@ class Failure:
     code: str = ""
     before: list[str] = field(default_factory=list)
     unavailable: str = ""  # why the log could not be read
+    outlived: int = 0  # error records from before a round the run completed: it went on after them
 
     @property
     def failed(self) -> bool:
@@ -73,6 +79,7 @@ class Failure:
             "code": self.code,
             "before": [brief(line) for line in self.before],
             "unavailable": self.unavailable,
+            "outlived": outlived_text(self.outlived) if self.outlived else "",
         }
 
     @property
@@ -94,12 +101,40 @@ def _message(text: str) -> str:
     return CONTEXT.sub("", text.strip())
 
 
-def first_failure(target: str, log_text: str) -> Failure:
-    """The first error and the first traceback of one target's job log (see the module docstring)."""
+def round_starts(server_log: str) -> list[datetime]:
+    """When each "Round N started" of a server job log was written: the time of the record it is in (NVFlare 2.9
+    writes it as a banner on the lines after its record's)."""
+    starts, written = [], None
+    for line in (server_log or "").splitlines():
+        record = RECORD.match(line)
+        if record:
+            written = _time(record.group(1)) or written
+        if written is not None and ROUND_STARTED.search(line):
+            starts.append(written)
+    return starts
+
+
+def outlived_before(server_log: str) -> datetime | None:
+    """Errors logged before this time are ones the run outlived: the start of the last round it completed (the
+    round before the last one started). None when fewer than two rounds started."""
+    starts = round_starts(server_log)
+    return starts[-2] if len(starts) >= 2 else None
+
+
+def first_failure(target: str, log_text: str, since: datetime | None = None) -> Failure:
+    """The first error and the first traceback of one target's job log (see the module docstring); with ``since``,
+    the first at or after that time (the error records before it are counted in ``outlived``)."""
     found = Failure(target)
     lines = (log_text or "").splitlines()
+    written = None  # the time of the last record read: a traceback's lines belong to it
     for i, line in enumerate(lines):
         record = RECORD.match(line)
+        if record:
+            written = _time(record.group(1)) or written
+        if since is not None and written is not None and written < since:
+            if record and record.group(3) in ERROR_LEVELS:
+                found.outlived += 1
+            continue
         if not found.error and record and record.group(3) in ERROR_LEVELS:
             found.error_time, found.component = _time(record.group(1)), record.group(2)
             found.error = _message(record.group(4))
@@ -157,10 +192,12 @@ def job_logs(session, job_id: str, targets: list[str]) -> dict[str, tuple[str | 
 
 
 def failures(logs: dict[str, tuple[str | None, str]]) -> list[Failure]:
-    """One ``Failure`` per target of ``job_logs``' answer, those that failed first in time order, then the rest."""
+    """One ``Failure`` per target of ``job_logs``' answer, those that failed first in time order, then the rest;
+    errors from before a round the run completed are outlived (the module docstring)."""
+    since = outlived_before((logs.get("server") or ("", ""))[0] or "")
     found = []
     for target, (text, why) in logs.items():
-        failure = first_failure(target, text or "")
+        failure = first_failure(target, text or "", since)
         failure.unavailable = why
         found.append(failure)
     first = origin(found)
@@ -189,9 +226,10 @@ def _clock(t: datetime | None) -> str:
 def _target_lines(f: Failure) -> list[str]:
     if f.unavailable and not f.failed:
         return [f"{f.target}: its job log is not available ({f.unavailable})"]
+    outlived = f" ({outlived_text(f.outlived)})" if f.outlived else ""
     if not f.failed:
-        return [f"{f.target}: no error in its job log"]
-    out = [f"{f.target}: first error at {_clock(f.error_time)} ({f.component}): {f.error}"]
+        return [f"{f.target}: {outlived_text(f.outlived)}" if f.outlived else f"{f.target}: no error in its job log"]
+    out = [f"{f.target}: first error at {_clock(f.error_time)} ({f.component}): {f.error}{outlived}"]
     if f.exception and f.exception != f.error:
         out.append(f"  exception at {_clock(f.exception_time)}: {f.exception}")
     if f.location:
@@ -200,6 +238,11 @@ def _target_lines(f: Failure) -> list[str]:
         out.append("  the lines before it:")
         out.extend(f"    {brief(ln)}" for ln in f.before)
     return out
+
+
+def outlived_text(count: int) -> str:
+    """How a target's errors from before the last round started are mentioned."""
+    return f"{count} earlier error{'s' if count > 1 else ''} the run outlived: a round completed after"
 
 
 def brief(line: str, width: int = 160) -> str:

@@ -9,10 +9,11 @@ Per tick the poller learns
 * the **page each jobs panel shows** through the server's own filters (``job_list.JobQuery``: name and id prefix,
   the newest ``limit`` jobs), when the panel asks for it: at once after a change or a Refresh, else every few
   ticks, so that automatic listings take at most ``job_list.LISTING_SHARE`` of the time (``listing_every``);
-* for the running watched jobs, their details: ``show_stats`` on server and clients, and what their server log and
-  round records gained since the last tick (``job_files.JobFiles``: a tick costs the same in round 500 as in round
-  5); the job's server config once; once a job ended, its final metrics once (its round records from its result
-  when it wrote them, else its whole log);
+* for the running watched jobs, their details: what their server log and round records gained since the last tick
+  (``job_files.JobFiles``: a tick costs the same in round 500 as in round 5) and ``show_stats`` on server and
+  clients, once the log says the job's runner started (``STATS_AFTER_SECONDS``); the job's server config once;
+  once a job ended, its final metrics once (its round records from its result when it wrote them, else its whole
+  log);
 
 then lets each widget make the few calls only it needs (the clients panel, a followed log). Ten monitors of one job
 cost what one costs. A whole listing is made only when a subscriber asks for one (``wants_jobs``) or when it is
@@ -62,6 +63,11 @@ log = logging.getLogger("flare_jupyter.poller")
 MAX_BACKOFF = 30.0
 #: ``show_stats`` answers kept per job for ``fj.stats_history`` (two per tick: about 30 minutes at 2 s).
 HISTORY_LENGTH = 2000
+#: A running job is asked its ``show_stats`` once its server log says its runner started: NVFlare's server job
+#: process answers a command that reaches it before its engine is ready with an ERROR and a traceback in the job's
+#: log (``'NoneType' object has no attribute 'get_widget'``), which a monitor opened at submission would put there.
+#: A job seen running this long is asked anyway (a log that cannot be read, or never says so).
+STATS_AFTER_SECONDS = 30.0
 
 
 @dataclass
@@ -133,6 +139,7 @@ class Poller:
         self._history: dict[str, deque] = {}  # per job: (time, show_stats answer) of every detail poll
         self._metas_now: set[str] = set()  # jobs whose meta this tick already fetched
         self._assumed: set[str] = set()  # running jobs assumed still running until their show_stats says
+        self._running_since: dict[str, float] = {}  # per job: when a tick first found it running
         self.failures = 0
         self.disconnected = ""  # what the widgets were told while the session is closed on purpose ("" when open)
         self.ticks = 0
@@ -425,14 +432,16 @@ class Poller:
         per job, the meta again while it lacks its deployment and once the job ended.
 
         A job that was running needs no status call of its own: its server ``show_stats`` answering says it still
-        runs; only when it does not (NVFlare: "not running", "no such job") is its meta asked, as its status."""
+        runs; only when it does not (NVFlare: "not running", "no such job"), or may not be asked yet (its log does
+        not yet say its runner started: ``STATS_AFTER_SECONDS``), is its meta asked, as its status."""
         d = JobDetail()
         cache = self._cache.setdefault(job_id, {})
-        asked = job_id in self._assumed
+        files = self._files.setdefault(job_id, JobFiles())
+        asked = job_id in self._assumed and self._stats_due(job_id, files)
         if asked:
             d.server_stats = self._try(d, lambda: self._call(s.show_stats, job_id, "server"))
-            if d.server_stats is None:
-                self._try(d, lambda: self._statuses_of(s, [job_id], snapshot))
+        if job_id in self._assumed and d.server_stats is None:
+            self._try(d, lambda: self._statuses_of(s, [job_id], snapshot))
         listing = (snapshot.jobs or {}).get(job_id) or {}
         status = str(listing.get("status", ""))
         running = status == "RUNNING"
@@ -445,23 +454,28 @@ class Poller:
             if text and text.lstrip().startswith("{"):  # not the server's "cat: ... No such file" (not yet deployed)
                 cache["config"] = text
         d.config = cache.get("config")
-        files = self._files.setdefault(job_id, JobFiles())
         if d.config:
             files.configure(d.config)
         if running:
-            if not asked:
-                d.server_stats = self._try(d, lambda: self._call(s.show_stats, job_id, "server"))
-            d.client_stats = self._try(d, lambda: self._call(s.show_stats, job_id, "client"))
+            self._read_growth(s, job_id, files, d)
+            if self._stats_due(job_id, files):
+                if not asked:
+                    d.server_stats = self._try(d, lambda: self._call(s.show_stats, job_id, "server"))
+                d.client_stats = self._try(d, lambda: self._call(s.show_stats, job_id, "client"))
             history = self._history.setdefault(job_id, deque(maxlen=HISTORY_LENGTH))
             now = time.time()
             for answer in (d.server_stats, d.client_stats):
                 if isinstance(answer, dict):
                     history.append((now, answer))
-            self._read_growth(s, job_id, files, d)
         elif status.startswith("FINISHED") and d.meta.get("start_time") and not files.final:
             self._read_final(s, job_id, files, d)  # once: the running job's folder is gone
         d.round, d.metrics, d.metrics_source = files.told()
         return d
+
+    def _stats_due(self, job_id: str, files: JobFiles) -> bool:
+        """Whether a running job may be asked its ``show_stats`` (``STATS_AFTER_SECONDS``)."""
+        since = self._running_since.setdefault(job_id, time.monotonic())
+        return files.log.runner_started or time.monotonic() - since >= STATS_AFTER_SECONDS
 
     def _read_growth(self, s, job_id: str, files: JobFiles, d: JobDetail) -> None:
         """What the running job's server log (and round records) gained since the last tick."""

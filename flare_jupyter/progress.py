@@ -29,6 +29,8 @@ from datetime import datetime, timezone
 from .values import duration_seconds, timestamp
 
 ROUND_STARTED = re.compile(r"Round (\d+) started")
+#: What a server job log says once the job's engine is ready (NVFlare 2.5 to 2.9: ``ServerRunner``'s first line).
+RUNNER_STARTED = re.compile(r"Server runner starting")
 METRIC_LINE = re.compile(r"validation metric ([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?) from client (\S+)")
 #: How the job's status reads when it is over (NVFlare's RunStatus values start with FINISHED).
 FINISHED_PREFIX = "FINISHED"
@@ -166,15 +168,18 @@ class LogProgress:
     metric: str | None = None
     round: int | None = None
     rows: list[tuple[int, str, str, float]] = field(default_factory=list)
+    runner_started: bool = False  # the job's engine is ready: it answers commands (``RUNNER_STARTED``)
 
     def add(self, lines) -> bool:
         """Take the next complete lines of the log; whether they told anything new."""
         told = False
         name = self.metric or "validation metric"
         for line in lines:
+            if not self.runner_started and RUNNER_STARTED.search(line):
+                self.runner_started = True
             started = ROUND_STARTED.search(line)
             if started:
-                self.round = int(started.group(1)) + 1
+                self.round, self.runner_started = int(started.group(1)) + 1, True
                 told = True
                 continue
             m = METRIC_LINE.search(line)

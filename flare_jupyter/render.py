@@ -327,7 +327,9 @@ def _triage_row(t: dict) -> str:
     elif t.get("unavailable"):
         cells = [f"<i>its job log is not available: {esc(t['unavailable'])}</i>", "", ""]
     else:
-        cells = ["<i>no error in its job log</i>", "", ""]
+        cells = ["<i>no error in its job log</i>" if not t.get("outlived") else "", "", ""]
+    if t.get("outlived"):
+        cells[0] = "<br>".join(c for c in (cells[0], f"<i>{esc(t['outlived'])}</i>") if c)
     return "<tr>" + "".join(cell.format(c) for c in [esc(t.get("target", "")), *cells]) + "</tr>"
 
 

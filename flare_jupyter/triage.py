@@ -2,7 +2,8 @@
 
 For the server and each site of the job, the first error line of that target's job log with its time, the first
 traceback's last frame and exception, and the lines before the first error; the target whose first error came
-first is where the failure started. As a DataFrame (``.frame``) and as text (its ``repr``, what a terminal shows);
+first is where the failure started (errors from before a round the run completed, which it outlived, are counted in
+``outlived``, not taken as the origin). As a DataFrame (``.frame``) and as text (its ``repr``, what a terminal shows);
 HTML in a notebook. The log reading and parsing are ``failures.py``'s, shared with the job monitor, which shows the
 same once a job ends in an abnormal state.
 """
@@ -31,6 +32,7 @@ COLUMNS = [
     "code",
     "before",
     "unavailable",
+    "outlived",
 ]
 
 
@@ -65,7 +67,7 @@ class Triage:
         df = pd.DataFrame(rows, columns=COLUMNS)
         for col in ("error_time", "exception_time"):
             df[col] = pd.to_datetime(df[col])
-        return df.astype({"target": "string", "line": "Int64", "first": "bool"})
+        return df.astype({"target": "string", "line": "Int64", "first": "bool", "outlived": "int64"})
 
     @property
     def heading(self) -> str:

@@ -11,6 +11,11 @@ them, else a FedJob), each submitted with ``fj.submit``:
   files are kept (round records, summary, configs), with its meta and server log.
 * ``b``: 4 rounds, ``--lr 0.2``: the same (the second run of a comparison).
 * ``failed``: site-2 raises in round 1: the same, with the job logs of both sites too.
+* ``failed-asked-early``: ``failed`` again, with the server's ``show_stats`` asked from the moment it is submitted
+  until it answers (as a monitor opened at once does): the server job process logs an error for the commands that
+  reach it before its engine is ready, an error the run outlives (``fj.triage`` must not call it the origin).
+
+``--only failed-asked-early`` records that one alone.
 
 Nothing is invented: re-run this script to refresh them (it takes about two minutes).
 """
@@ -93,19 +98,42 @@ def record_held_run(s, system, work: Path) -> None:
     keep_result(s, run, folder)
 
 
+def record_asked_early(s, work: Path) -> None:
+    """Run ``failed-asked-early`` (the module docstring); fails unless the server's job log holds such an error."""
+    with inside(work):
+        run = fj.submit(any_job("exp-failed", rounds=3, lr=0.1, fail_site="site-2", fail_round=1))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if isinstance(s.show_stats(run, "server"), dict):
+                break
+        except Exception:  # "not running" before the job process is up, or its error answer
+            pass
+    folder = OUT / "failed-asked-early"
+    keep_result(s, run, folder, targets=("server", "site-1", "site-2"))
+    server_log = (folder / "logs/server.txt").read_text()
+    if " - ERROR - " not in server_log.split("Round 0 started")[0]:
+        raise SystemExit("no error before round 0 in this try: run it again (the window is a fraction of a second)")
+
+
 def main() -> int:
+    only = sys.argv[2] if sys.argv[1:2] == ["--only"] else None
     with tempfile.TemporaryDirectory() as tmp:
         system = fj.poc.start(workspace=Path(tmp) / "poc", progress=None)
         try:
             s = fj.session()
             work = Path(tmp) / "work"
             write_client(work)
+            if only == "failed-asked-early":
+                record_asked_early(s, work)
+                return 0
             record_held_run(s, system, work)
             with inside(work):
                 b = fj.submit(any_job("exp-b", rounds=4, lr=0.2))
                 failed = fj.submit(any_job("exp-failed", rounds=3, lr=0.1, fail_site="site-2", fail_round=1))
             keep_result(s, b, OUT / "b")
             keep_result(s, failed, OUT / "failed", targets=("server", "site-1", "site-2"))
+            record_asked_early(s, work)
         finally:
             fj.disconnect()
             system.stop()

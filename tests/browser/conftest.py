@@ -181,6 +181,11 @@ def lab(tmp_path):
     (labconfig / "page_config.json").write_text(
         json.dumps({"disabledExtensions": {name: True for name in DISABLED_LAB_PLUGINS}})
     )
+    # every cell in the page: JupyterLab 4's default windowing ("contentVisibility") skips rendering the cells out of
+    # view, whose prompts then read as empty (a test counting prompts saw execution counts come and go as it scrolled)
+    tracker = home / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"windowingMode": "none"}))
     port, token = free_port(), secrets.token_hex(16)
     log = tmp_path / "jupyterlab.log"
     cmd = [

@@ -86,11 +86,21 @@ def two_runs(poc_system, work):
     return a, b
 
 
+def stats_answer(run) -> bool:
+    try:
+        return isinstance(fj.session().show_stats(run.job_id, "server"), dict)
+    except Exception:  # "not running" before its job process is up, or the error answer
+        return False
+
+
 @pytest.fixture(scope="module")
 def failed_run(poc_system, work):
-    """A run whose client raises in round 1 at site-2 only, watched by a live monitor from its start."""
+    """A run whose client raises in round 1 at site-2 only, watched by a live monitor from its start, its server
+    asked ``show_stats`` from the moment it was submitted: NVFlare's server job process answers those that reach it
+    before its engine is ready with an ERROR in the job's log, which the triage must not take for the origin."""
     connected(poc_system)
     run = submit(work, any_job, "exp-failing", rounds=3, lr=0.1, fail_site="site-2", fail_round=FAIL_ROUND)
+    wait_for(lambda: stats_answer(run), timeout=120, interval=0.02)
     monitor = run.monitor()
     assert monitor.wait(timeout=240) == compat.MonitorReturnCode.JOB_FINISHED
     yield run, monitor

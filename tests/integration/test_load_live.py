@@ -62,17 +62,37 @@ def submit_named(s, folder: Path, meta: dict, name: str) -> str:
     return s.submit_job(str(folder))
 
 
+#: How long an abort may take to show before it is sent again.
+ABORT_AGAIN_SECONDS = 20
+
+
 def remove_jobs(s, ids: list[str]) -> float:
-    """Abort (a held job is cancelled at once) and delete each job; returns the seconds it took. Deletes start once
-    every abort shows (the server's scheduler still touches a held job's folder until then), and a delete the server
-    fails with an error of its own (its job store's ``OSError`` under this load) is tried again until it is gone."""
+    """Abort (a held job is cancelled at once) and delete each job; returns the seconds it took. A job whose abort
+    does not show within ``ABORT_AGAIN_SECONDS`` is aborted again. Deletes start once every abort shows (the
+    server's scheduler still touches a held job's folder until then), and a delete the server fails with an error
+    of its own (its job store's ``OSError`` under this load) is tried again until it is gone."""
     t0 = time.monotonic()
     status = {k: v[1] for k, v in job_table(s).items()}
     for job in ids:
         if job in status and not status[job].startswith("FINISHED"):
             s.abort_job(job)
     mine = [job for job in ids if job in status]
-    wait_for(lambda: all(v[1].startswith("FINISHED") for k, v in job_table(s).items() if k in mine), timeout=120)
+    sent = [time.monotonic()]
+
+    def all_aborted() -> bool:
+        left = [k for k, v in job_table(s).items() if k in mine and not v[1].startswith("FINISHED")]
+        if left and time.monotonic() - sent[0] > ABORT_AGAIN_SECONDS:
+            # the server can lose an abort of a held job its scheduler was touching: sent again, as a user would
+            print(f"{len(left)} held jobs not aborted after {ABORT_AGAIN_SECONDS} s: aborting them again", flush=True)
+            for job in left:
+                try:
+                    s.abort_job(job)
+                except Exception as e:  # it finished meanwhile (NVFlare: the job is not running)
+                    print(f"abort_job {job} again: {e}", flush=True)
+            sent[0] = time.monotonic()
+        return not left
+
+    wait_for(all_aborted, timeout=180, interval=1.0)
     for job in mine:
         wait_for(lambda job=job: deleted(s, job), timeout=30)
     return time.monotonic() - t0

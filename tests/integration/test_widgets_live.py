@@ -36,7 +36,8 @@ def fast_poller(live, monkeypatch):
     wait_for(lambda: not Poller.shared().running, timeout=30)
 
 
-def test_a_monitored_job_finishes_with_round_n_of_n(live, jobs_dir):
+def test_a_monitored_job_finishes_with_round_n_of_n(live, jobs_dir, monkeypatch):
+    monkeypatch.setattr(settings, "poll_interval", 0.01)  # asks as often as it can while the job starts
     job = live.submit_job(fj.examples.hello_numpy(jobs_dir / "mon3", num_rounds=3, name="mon3"))
     m = fj.monitor(job)
     assert isinstance(m, JobMonitor) and not m.finished  # returned at once, the job has not even started
@@ -52,6 +53,9 @@ def test_a_monitored_job_finishes_with_round_n_of_n(live, jobs_dir):
         assert site in m.sites.value
     assert "FINISHED:COMPLETED" in repr(m) and "round 3 of 3" in repr(m)
     assert m.message == ""
+    # the monitor asked nothing the job's process could not answer yet (its show_stats waits for the runner)
+    errors = [line for line in live.job_log(job, "server").splitlines() if " - ERROR - " in line]
+    assert errors == []
 
 
 def test_the_abort_button_asks_then_aborts_the_job(live, jobs_dir):

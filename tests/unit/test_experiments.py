@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import time
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from matplotlib.figure import Figure
 import flare_jupyter as fj
 from fakes import RECORDINGS
 from flare_jupyter import analysis, render
-from flare_jupyter.failures import ended_abnormally, failures, first_failure
+from flare_jupyter.failures import ended_abnormally, failures, first_failure, outlived_before, round_starts
 from flare_jupyter.metrics import AGGREGATED, ROUND_METRICS_READABLE, metrics_frame, round_metrics_rows
 from flare_jupyter.poller import JobDetail, Poller, Snapshot
 from flare_jupyter.report import site_rows
@@ -34,6 +35,8 @@ connection = importlib.import_module("flare_jupyter.connection")
 R29 = RECORDINGS / "experiments-2.9.0"
 R25 = RECORDINGS / "experiments-2.5.2"
 RUNS = ("a", "b", "failed")
+#: ``failed`` again, its server asked ``show_stats`` from the moment it was submitted (tests/record_experiments.py).
+ASKED_EARLY = "failed-asked-early"
 #: The line of the client script that raises, as its traceback names it.
 FAIL_LINE_NUMBER = next(i for i, line in enumerate(CLIENT.splitlines(), 1) if FAIL_LINE in line)
 
@@ -70,7 +73,7 @@ class RecordedRuns:
 
     def __init__(self, folder: Path = R29):
         self.folder = folder
-        self.runs = {job_id(folder, run): folder / run for run in RUNS}
+        self.runs = {job_id(folder, run): folder / run for run in (*RUNS, ASKED_EARLY) if (folder / run).is_dir()}
         self.calls: list[tuple] = []
 
     def _run(self, job: str) -> Path:
@@ -287,6 +290,43 @@ def test_triage_names_the_site_the_exception_and_the_line(folder):
     server = next(f for f in found if f.target == "server")
     assert server.failed and server.error_time > first.error_time  # the server failed because site-2 did
     assert not next(f for f in found if f.target == "site-1").failed
+
+
+def recorded_logs(folder: Path, run: str) -> dict:
+    return {t: ((folder / run / "logs" / f"{t}.txt").read_text(), "") for t in ("server", "site-1", "site-2")}
+
+
+def test_an_error_the_run_outlived_is_not_where_the_failure_started():
+    logs = recorded_logs(R29, ASKED_EARLY)
+    # the server job process answered the early show_stats with an error (its engine was not ready), before round 0
+    early = first_failure("server", logs["server"][0])
+    assert "get_widget" in early.error and early.error_time < round_starts(logs["server"][0])[0]
+    found = failures(logs)
+    first, server = found[0], next(f for f in found if f.target == "server")
+    assert first.target == "site-2" and first.exception == "RuntimeError: site-2 cannot train round 1"
+    assert first.line == FAIL_LINE_NUMBER and first.code == FAIL_LINE
+    assert server.outlived == 2 and "get_widget" not in server.error and server.error_time > first.error_time
+
+
+def test_the_round_starts_are_read_from_both_releases_log_formats():
+    for folder in (R29, R25):
+        log = (folder / "failed/logs/server.txt").read_text()
+        starts = round_starts(log)
+        assert len(starts) == len(re.findall(r"Round \d+ started", log)) and starts == sorted(starts)
+        site_2 = first_failure("site-2", (folder / "failed/logs/site-2.txt").read_text())
+        assert outlived_before(log) == starts[-2] <= site_2.error_time  # the round site-2 raised in is not outlived
+    assert outlived_before("no round in this log") is None and round_starts("") == []
+
+
+def test_fj_triage_counts_the_errors_the_run_outlived(runs):
+    t = fj.triage(job_id(R29, ASKED_EARLY))
+    assert t.origin == "site-2"
+    assert list(t.frame["outlived"]) == [0, 2, 0] and list(t.frame["target"]) == ["site-2", "server", "site-1"]
+    lines = repr(t).splitlines()
+    assert lines[1] == "the failure started on site-2: RuntimeError: site-2 cannot train round 1"
+    server_line = next(line for line in lines if line.startswith("server: first error at"))
+    assert server_line.endswith("(2 earlier errors the run outlived: a round completed after)")
+    assert "<i>2 earlier errors the run outlived: a round completed after</i>" in t._repr_html_()
 
 
 def test_a_log_without_errors_has_no_failure():

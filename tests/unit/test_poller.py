@@ -20,10 +20,11 @@ from record_monitor import lifecycle_widgets, recorded_costs
 import flare_jupyter as fj
 from fakes import RECORDINGS, RecordedSession, decode, load_recording
 from flare_jupyter import compat
+from flare_jupyter import poller as poller_module
 from flare_jupyter.job_list import LISTING_SHARE, CallCosts, JobQuery, listing_entry
 from flare_jupyter.metrics import ROUND_METRICS_READABLE, round_metrics_rows
 from flare_jupyter.poller import DISCONNECTED, SHUT_DOWN, Poller, Snapshot
-from flare_jupyter.progress import ROUND_RECORDS
+from flare_jupyter.progress import ROUND_RECORDS, RUNNER_STARTED
 from flare_jupyter.widgets import JobMonitor, JobsPanel
 from polling import wait_for
 from record import TEMPORARY
@@ -255,8 +256,9 @@ def test_a_meta_reads_as_a_listing_entry():
 @pytest.mark.parametrize("n, with_panel", [(1, False), (10, False), (10, True)])
 def test_details_only_for_the_running_watched_job_and_once_per_tick(n, with_panel):
     _raw, _poller, _monitors, panel, ticks = run_monitors(n, with_panel)
-    stats_ticks = 0
+    stats_ticks, log_read, answer = 0, "", tail_answers()
     for snapshot, calls in ticks:
+        log_read += "".join(answer(a) for m, a in calls if m == "tail_from" and a["file"] == f"{THREE}/log.txt")
         if snapshot.jobs is None:  # every monitor finished: nothing asked (the panel's page is not due)
             assert not any(c[0] in DETAIL_METHODS for c in calls)
             continue
@@ -268,9 +270,12 @@ def test_details_only_for_the_running_watched_job_and_once_per_tick(n, with_pane
         stats = [c[1]["target_type"] for c in details if c[0] == "show_stats"]
         tails = [c[1]["file"].split("/", 1)[1] for c in details if c[0] == "tail_from"]
         if status == "RUNNING":
-            assert sorted(stats) == ["client", "server"]  # once each, not once per monitor
             assert tails == ["log.txt", ROUND_METRICS_READABLE]  # what the log and the round records gained
-            stats_ticks += 1
+            if RUNNER_STARTED.search(log_read):
+                assert sorted(stats) == ["client", "server"]  # once each, not once per monitor
+                stats_ticks += 1
+            else:  # its log does not say yet that its runner started: no show_stats before the job can answer it
+                assert stats == [] and stats_ticks == 0
         else:  # the tick it ended, its server show_stats said so ("not running"): then its meta told the status
             assert stats in ([], ["server"]) and tails == []
         metas = [job_of(c) for c in details if c[0] == "get_job_meta"]
@@ -284,9 +289,11 @@ def test_a_running_job_needs_no_status_call_its_server_stats_say_it_still_runs()
     assert len(running) > 3
     for calls in running[1:]:  # after its first meta (with its deployment)
         methods = [m for m, _a in calls]
-        if "get_job_meta" in methods:  # only when its server show_stats did not answer (its runner was ending)
-            assert methods.index("get_job_meta") == methods.index("show_stats") + 1
-    assert sum("get_job_meta" not in [m for m, _a in calls] for calls in running) > len(running) / 2
+        if "get_job_meta" in methods:  # only when its server show_stats did not answer (its runner was ending) or
+            # was not yet asked (its log did not yet say that its runner started)
+            assert methods[:2] == ["show_stats", "get_job_meta"] or methods[0] == "get_job_meta"
+    asked = [calls for calls in running if "show_stats" in [m for m, _a in calls]]  # once its runner started
+    assert sum("get_job_meta" not in [m for m, _a in calls] for calls in asked) > len(asked) / 2
     ended = next(calls for snapshot, calls in ticks if snapshot.jobs[THREE]["status"].startswith("FINISHED"))
     methods = [m for m, _a in ended]
     assert methods[:2] == ["show_stats", "get_job_meta"]  # "not running", so its meta: FINISHED
@@ -737,3 +744,10 @@ def test_prime_failing_shows_in_the_banner():
     poller.prime(panel)
     assert "not connected" in panel.message and "\n" not in panel.message
     assert "not connected" in repr(panel)
+
+
+def test_a_job_whose_log_has_not_said_its_runner_started_is_asked_its_stats_once_it_ran_long_enough(monkeypatch):
+    monkeypatch.setattr(poller_module, "STATS_AFTER_SECONDS", 0.0)  # "long enough" from the first tick on
+    _raw, _poller, _monitors, _panel, ticks = run_monitors(1)
+    first = [m for m, _a in ticks[0][1]]
+    assert ticks[0][0].jobs[THREE]["status"] == "RUNNING" and first.count("show_stats") == 2, first
