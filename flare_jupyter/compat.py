@@ -70,6 +70,10 @@ nothing of ours. Known differences:
   the project file that ``nvflare poc prepare`` provisions. NVFlare's default authorization policy (what provisioning
   writes as every site's ``local/authorization.json.default``) is in its master template, whose folder moved
   (``default_policy``).
+* NVFlare's admin client prints a traceback to stderr (a notebook's cell output) for a failure it then reports or
+  retries: the authenticator for every failed registration try while a server restarts (2.9's
+  ``private/fed/authenticator.py``), the admin API when a command cannot be sent (``fuel/hci/client/api.py``). In
+  those modules ``traceback`` is replaced by ``_LoggedTracebacks``: the traceback goes to the ``CHATTER`` logger.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ import re
 import shutil
 import sys
 import tempfile
+import traceback
 import uuid
 from importlib import metadata
 from pathlib import Path
@@ -276,6 +281,29 @@ HAS_DF_STATISTICS = importlib.util.find_spec("nvflare.app_opt.statistics.df") is
 
 def _chatter(message: str) -> None:
     CHATTER.log(logging.DEBUG if str(message).startswith("DEBUG: ") else logging.INFO, "%s", message)
+
+
+class _LoggedTracebacks:
+    """Stands in for the ``traceback`` module inside the NVFlare modules that print a traceback for a failure they
+    go on to report in their own words or retry (``QUIET_TRACEBACKS``): ``print_exc`` logs it to ``CHATTER`` at
+    DEBUG; everything else is the real module's."""
+
+    def print_exc(self, *args, **kwargs) -> None:
+        CHATTER.debug("NVFlare's traceback (it reports the failure itself):\n%s", traceback.format_exc())
+
+    def __getattr__(self, name):
+        return getattr(traceback, name)
+
+
+#: The NVFlare modules whose printed tracebacks go to ``CHATTER`` (those a release has).
+QUIET_TRACEBACKS = ("nvflare.private.fed.authenticator", "nvflare.fuel.hci.client.api")
+for _name in QUIET_TRACEBACKS:
+    try:
+        _module = importlib.import_module(_name)
+    except ImportError:
+        continue
+    if getattr(_module, "traceback", None) is traceback:
+        _module.traceback = _LoggedTracebacks()
 
 
 def _debug_line(message: str) -> None:

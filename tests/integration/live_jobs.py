@@ -12,6 +12,7 @@ from pathlib import Path
 
 import flare_jupyter as fj
 from flare_jupyter import compat
+from flare_jupyter.progress import RUNNER_STARTED
 from polling import wait_for
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -127,6 +128,12 @@ def wait_finished(s, job_id: str, timeout: float = 120) -> str:
 def wait_all_finished(s, timeout: float = 120) -> None:
     """Poll until no job on the server is still submitted or running."""
     wait_for(lambda: all(j["status"].startswith("FINISHED") for j in s.list_jobs()), timeout=timeout)
+
+
+def wait_runner_started(s, job_id: str, timeout: float = 120) -> None:
+    """Poll until the running job's server log says its runner started: what the widgets' poller waits for before
+    it asks the job's ``show_stats`` (``poller.STATS_AFTER_SECONDS``)."""
+    wait_for(lambda: RUNNER_STARTED.search(s.job_file_since(job_id, "log.txt")), timeout=timeout)
 
 
 def wait_live_stats(s, job_id: str, timeout: float = 90) -> tuple[dict, dict]:

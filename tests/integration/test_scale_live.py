@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from live_jobs import slow_job, wait_finished
+from live_jobs import slow_job, wait_finished, wait_runner_started
 
 import flare_jupyter as fj
 from flare_jupyter import compat
@@ -44,6 +44,8 @@ def grown(poc_system, jobs_dir, finished_job):
     running = [s.submit_job(slow_job(jobs_dir / f"held{i}", name=f"held{i}")) for i in (0, 1)]
     try:
         wait_for(lambda: all(s.get_job_meta(j)["status"] == "RUNNING" for j in running), timeout=120)
+        for job in running:  # the monitors' ticks are steady from the first: they may ask the jobs' show_stats
+            wait_runner_started(s, job)
         result = history.smoke(s, raw, running, finished_job, jobs=len(before) + len(running) + ADDED)
         yield {"result": result, "running": running, "before": before, "s": s}
     finally:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import inspect
+import logging
 import sys
 import threading
+import traceback
 
 import pytest
+from nvflare.apis.fl_exception import FLCommunicationError
 from nvflare.fuel.flare_api import api_spec
+from packaging.version import Version
 
 import flare_jupyter as fj
 from fakes import RecordedSession, load_recording
@@ -376,3 +382,19 @@ def test_nvflare_calls_run_while_the_session_lock_is_held(recorded):
     ks._raw = Probe()
     ks.list_jobs()
     assert lock_free_during_call == [False]
+
+
+@pytest.mark.parametrize("name", compat.QUIET_TRACEBACKS)
+def test_nvflares_printed_tracebacks_go_to_the_log_not_the_cell(name, capsys, caplog):
+    module = importlib.import_module(name) if importlib.util.find_spec(name) else None
+    if module is None or not hasattr(module, "traceback"):  # this release's module prints none
+        assert compat.NVFLARE_VERSION < Version("2.9")
+        return
+    try:
+        raise FLCommunicationError("expect payload to be dict but got <class 'NoneType'>")  # what CI's restart saw
+    except FLCommunicationError:
+        with caplog.at_level(logging.DEBUG, logger="flare_jupyter.nvflare"):
+            module.traceback.print_exc()  # as NVFlare's code calls it
+    assert capsys.readouterr().err == ""
+    assert "FLCommunicationError: expect payload to be dict" in caplog.text
+    assert module.traceback.format_exc is traceback.format_exc  # the rest is the real module's
