@@ -145,6 +145,9 @@ def test_clone_abort_and_delete(s, finished_job):
     assert UUID.match(clone) and clone != finished_job
     assert s.get_job_meta(clone)["cloned_from"] == finished_job
     try:
+        # aborted once it runs: NVFlare (2.5 and 2.9 alike) can lose an abort that lands while its scheduler deploys
+        # the job (it answers "Aborted the job ... before running it.", then runs it to completion)
+        wait_for(lambda: s.get_job_meta(clone)["status"] == "RUNNING", timeout=120, interval=0.1)
         assert_abort_answer(s.abort_job(clone))
     finally:
         final = wait_finished(s, clone)
