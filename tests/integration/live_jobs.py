@@ -120,9 +120,30 @@ def status(s, job_id: str) -> str:
     return s.get_job_meta(job_id)["status"]
 
 
-def wait_finished(s, job_id: str, timeout: float = 120) -> str:
-    """Poll until the job has a FINISHED:* status; return it."""
-    return wait_for(lambda: (st := status(s, job_id)).startswith("FINISHED") and st, timeout=timeout)
+#: How long an abort may take to show before ``wait_finished(..., aborted=True)`` sends it again.
+ABORT_AGAIN_SECONDS = 20
+
+
+def wait_finished(s, job_id: str, timeout: float = 120, aborted: bool = False) -> str:
+    """Poll until the job has a FINISHED:* status; return it. ``aborted``: the job was just aborted, and the abort
+    is sent again while it has not shown after ``ABORT_AGAIN_SECONDS``: NVFlare (2.5 and 2.9 alike) can lose an
+    abort that lands while its scheduler handles the job (a held job stays SUBMITTED; one being deployed runs)."""
+    sent = [time.monotonic()]
+
+    def finished():
+        st = status(s, job_id)
+        if st.startswith("FINISHED"):
+            return st
+        if aborted and time.monotonic() - sent[0] > ABORT_AGAIN_SECONDS:
+            print(f"job {job_id} still {st} {ABORT_AGAIN_SECONDS} s after its abort: aborting it again", flush=True)
+            try:
+                s.abort_job(job_id)
+            except Exception as e:  # it finished meanwhile
+                print(f"abort_job {job_id} again: {e}", flush=True)
+            sent[0] = time.monotonic()
+        return None
+
+    return wait_for(finished, timeout=timeout)
 
 
 def wait_all_finished(s, timeout: float = 120) -> None:

@@ -82,7 +82,7 @@ def end(s, job: str) -> None:
         if not s.get_job_meta(job)["status"].startswith("FINISHED"):
             s.abort_job(job)
     finally:
-        wait_finished(s, job)
+        wait_finished(s, job, aborted=True)
 
 
 def probe_on_shared_poller() -> TickProbe:

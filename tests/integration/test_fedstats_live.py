@@ -91,7 +91,7 @@ def test_statistics_of_a_running_or_aborted_job_say_why_there_are_none(live, job
         wait_for(lambda: live.get_job_meta(job)["status"] == "RUNNING", timeout=60)
     finally:
         live.abort_job(job)
-        assert wait_finished(live, job) == "FINISHED:ABORTED"
+        assert wait_finished(live, job, aborted=True) == "FINISHED:ABORTED"
     with pytest.raises(fj.FlareError, match="ended FINISHED:ABORTED, so it wrote no statistics"):
         fj.fedstats(job, dest=str(tmp_path))
 

@@ -13,6 +13,7 @@ from live_jobs import CLIENTS, UUID, slow_job, wait_finished, wait_live_stats
 import flare_jupyter as fj
 from flare_jupyter import compat
 from flare_jupyter.render import Message, TextResult
+from polling import wait_for
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def test_stats_errors_and_client_status_of_a_running_job_then_abort(s, flare, jo
         message = flare(f"abort {job_id}")
         assert isinstance(message, Message) and message.strip()
     finally:
-        final = wait_finished(s, job_id)
+        final = wait_finished(s, job_id, aborted=True)
     assert final == "FINISHED:ABORTED"
     assert flare(f"meta {job_id}")["status"] == "FINISHED:ABORTED"
 
@@ -157,9 +158,11 @@ def test_download_clone_abort_and_delete(s, flare, finished_job, tmp_path):
     assert UUID.match(clone) and clone != finished_job
     assert flare(f"meta {clone}")["cloned_from"] == finished_job
     try:
+        # aborted once it runs: NVFlare can lose an abort that lands while its scheduler deploys the job
+        wait_for(lambda: s.get_job_meta(clone)["status"] == "RUNNING", timeout=120, interval=0.1)
         assert flare(f"abort_job {clone}").strip()
     finally:
-        final = wait_finished(s, clone)
+        final = wait_finished(s, clone, aborted=True)
     assert final == "FINISHED:ABORTED"
 
     assert flare(f"delete {clone}") == f"deleted job {clone}"

@@ -34,7 +34,7 @@ def held_job(s, dest: Path, name: str) -> str:
 def end(s, job: str) -> None:
     if not status(s, job).startswith("FINISHED"):
         s.abort_job(job)
-    wait_finished(s, job)
+    wait_finished(s, job, aborted=True)
 
 
 @pytest.fixture

@@ -101,7 +101,7 @@ def test_live_stats_errors_status_and_app_command_of_a_running_job_then_abort(s,
 
         assert_abort_answer(s.abort_job(job_id))
     finally:
-        final = wait_finished(s, job_id)
+        final = wait_finished(s, job_id, aborted=True)
     assert final == "FINISHED:ABORTED"
 
     for call in (lambda: s.show_stats(job_id, "server"), lambda: s.show_errors(job_id, "client")):
@@ -150,7 +150,7 @@ def test_clone_abort_and_delete(s, finished_job):
         wait_for(lambda: s.get_job_meta(clone)["status"] == "RUNNING", timeout=120, interval=0.1)
         assert_abort_answer(s.abort_job(clone))
     finally:
-        final = wait_finished(s, clone)
+        final = wait_finished(s, clone, aborted=True)
     assert final == "FINISHED:ABORTED"
 
     answer = s.delete_job(clone)

@@ -68,7 +68,7 @@ def test_a_submit_after_the_server_dropped_the_session_submits_exactly_once(s, j
         assert [j["job_name"] for j in after if j["job_id"] == job_id] == ["after-drop"]
     finally:
         s.abort_job(job_id)
-        wait_finished(s, job_id)
+        wait_finished(s, job_id, aborted=True)
     assert len(s.list_jobs(name_prefix="after-drop")) == 1
 
 

@@ -154,7 +154,7 @@ def running(s, jobs, jobs_folder):
     yield job_id
     if not s[PA].closed and not s[PA].get_job_meta(job_id)["status"].startswith("FINISHED"):
         s[PA].abort_job(job_id)
-        wait_finished(s[PA], job_id)
+        wait_finished(s[PA], job_id, aborted=True)
 
 
 def _answers_stats(session, job_id) -> bool:
@@ -168,7 +168,7 @@ def _answers_stats(session, job_id) -> bool:
 def quiet(s, running):
     """No job runs (the server refuses restarts and shutdowns while one does, before any authorization)."""
     s[PA].abort_job(running)
-    wait_finished(s[PA], running)
+    wait_finished(s[PA], running, aborted=True)
     wait_for(lambda: not any(j["status"] in ("RUNNING", "DISPATCHED") for j in s[PA].list_jobs()), timeout=60)
     return True
 

@@ -53,7 +53,7 @@ def grown(poc_system, jobs_dir, finished_job):
         for job in running:
             s.abort_job(job)
         for job in running:
-            wait_finished(s, job)
+            wait_finished(s, job, aborted=True)
         for job in added:
             s.delete_job(job)
         raw.close()

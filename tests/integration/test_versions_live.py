@@ -87,7 +87,7 @@ def test_abort_job_and_delete_job_answer_what_the_release_answers(s, finished_jo
         wait_for(lambda: s.get_job_meta(clone)["status"] == "RUNNING", timeout=60)
         aborted = s.abort_job(clone)
     finally:
-        assert wait_finished(s, clone) == "FINISHED:ABORTED"
+        assert wait_finished(s, clone, aborted=True) == "FINISHED:ABORTED"
     deleted = s.delete_job(clone)
     if compat.ABORT_JOB_RETURNS_NONE:
         assert aborted is None

@@ -91,7 +91,7 @@ def test_cells_run_while_two_monitors_are_live(live, jobs_dir, cell, ip):
         for j in jobs:
             live.abort_job(j)
         for j in jobs:
-            wait_finished(live, j)
+            wait_finished(live, j, aborted=True)
 
 
 def test_the_monitor_magic_returns_a_live_widget_in_a_kernel(live, flare, jobs_dir, monkeypatch):
