@@ -241,7 +241,7 @@ def _target_lines(f: Failure) -> list[str]:
 
 
 def outlived_text(count: int) -> str:
-    """How a target's errors from before the last round started are mentioned."""
+    """How a target's errors from before a round the run completed (``outlived``) are mentioned."""
     return f"{count} earlier error{'s' if count > 1 else ''} the run outlived: a round completed after"
 
 
