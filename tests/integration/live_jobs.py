@@ -124,6 +124,14 @@ def status(s, job_id: str) -> str:
 ABORT_AGAIN_SECONDS = 20
 
 
+def abort_again(s, job_id: str) -> None:
+    """Send the abort of a job whose first abort has not shown (``wait_finished``); it may have ended meanwhile."""
+    try:
+        s.abort_job(job_id)
+    except Exception as e:  # it finished meanwhile (NVFlare: the job is not running)
+        print(f"abort_job {job_id} again: {e}", flush=True)
+
+
 def wait_finished(s, job_id: str, timeout: float = 120, aborted: bool = False) -> str:
     """Poll until the job has a FINISHED:* status; return it. ``aborted``: the job was just aborted, and the abort
     is sent again while it has not shown after ``ABORT_AGAIN_SECONDS``: NVFlare (2.5 and 2.9 alike) can lose an
@@ -136,10 +144,7 @@ def wait_finished(s, job_id: str, timeout: float = 120, aborted: bool = False) -
             return st
         if aborted and time.monotonic() - sent[0] > ABORT_AGAIN_SECONDS:
             print(f"job {job_id} still {st} {ABORT_AGAIN_SECONDS} s after its abort: aborting it again", flush=True)
-            try:
-                s.abort_job(job_id)
-            except Exception as e:  # it finished meanwhile
-                print(f"abort_job {job_id} again: {e}", flush=True)
+            abort_again(s, job_id)
             sent[0] = time.monotonic()
         return None
 

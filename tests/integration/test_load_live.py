@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from faults import FIGURES, fast_shared_poller, figure, frame_table, job_table, wait_healthy
+from live_jobs import ABORT_AGAIN_SECONDS, abort_again
 
 import flare_jupyter as fj
 from flare_jupyter import compat
@@ -62,10 +63,6 @@ def submit_named(s, folder: Path, meta: dict, name: str) -> str:
     return s.submit_job(str(folder))
 
 
-#: How long an abort may take to show before it is sent again.
-ABORT_AGAIN_SECONDS = 20
-
-
 def remove_jobs(s, ids: list[str]) -> float:
     """Abort (a held job is cancelled at once) and delete each job; returns the seconds it took. A job whose abort
     does not show within ``ABORT_AGAIN_SECONDS`` is aborted again. Deletes start once every abort shows (the
@@ -85,10 +82,7 @@ def remove_jobs(s, ids: list[str]) -> float:
             # the server can lose an abort of a held job its scheduler was touching: sent again, as a user would
             print(f"{len(left)} held jobs not aborted after {ABORT_AGAIN_SECONDS} s: aborting them again", flush=True)
             for job in left:
-                try:
-                    s.abort_job(job)
-                except Exception as e:  # it finished meanwhile (NVFlare: the job is not running)
-                    print(f"abort_job {job} again: {e}", flush=True)
+                abort_again(s, job)
             sent[0] = time.monotonic()
         return not left
 
