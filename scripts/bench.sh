@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark in benchmarks/, each printing its figures against its baseline and writing
-# benchmarks/results/<name>.json (not part of the test suite; about 45 minutes: the soak 10 of them, the two history
-# runs about 12 each).
+# benchmarks/results/<name>.json (not part of the test suite; about 50 minutes: the soak 10 of them, the two history
+# runs 16 and 10).
 # SOAK_MINUTES=1 bash scripts/bench.sh for a short soak.
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"

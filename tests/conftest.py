@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -51,18 +52,21 @@ def recorded():
     fj.disconnect()
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the groups (pytest-xdist#1241)
 def pytest_collection_modifyitems(items):
-    """How ``pytest -n N --dist loadgroup`` (scripts/test.sh) shares the work between workers: every integration test
-    on one worker (they share one embedded system, started once), the browser tests on one (they share one
-    JupyterLab), each notebook on its own (each starts its own embedded system); the unit tests go wherever a worker
-    is free. Without xdist the marks change nothing."""
+    """How ``pytest -n N --dist loadgroup`` (scripts/test.sh) shares the work between workers: the integration tests
+    of one module on one worker (its module fixtures, e.g. a server grown to hundreds of jobs, are made once), the
+    browser tests on one (they share one JupyterLab), each notebook on its own (each starts its own embedded
+    system); the unit tests go wherever a worker is free. A worker that runs integration tests starts one embedded
+    system for all the modules it gets. Without xdist the marks change nothing. tests/unit/test_worker_groups.py
+    checks that the installed pytest-xdist honours them."""
     for item in items:
-        path = str(item.fspath)
-        if "/integration/" in path:
-            group = "integration"
-        elif "/browser/" in path:
+        path = Path(str(item.fspath))
+        if path.parent.name == "integration":
+            group = f"integration-{path.stem}"
+        elif path.parent.name == "browser":
             group = "browser"
-        elif "/notebooks/" in path:
+        elif path.parent.name == "notebooks":
             group = f"notebook-{item.name}"
         else:
             continue
