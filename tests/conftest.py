@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -61,7 +60,7 @@ def pytest_collection_modifyitems(items):
     system for all the modules it gets. Without xdist the marks change nothing. tests/unit/test_worker_groups.py
     checks that the installed pytest-xdist honours them."""
     for item in items:
-        path = Path(str(item.fspath))
+        path = item.path
         if path.parent.name == "integration":
             group = f"integration-{path.stem}"
         elif path.parent.name == "browser":

@@ -120,32 +120,44 @@ def status(s, job_id: str) -> str:
     return s.get_job_meta(job_id)["status"]
 
 
-#: How long an abort may take to show before ``wait_finished(..., aborted=True)`` sends it again.
+#: How long an abort may take to show before it is sent again (``AbortsResent``).
 ABORT_AGAIN_SECONDS = 20
 
 
 def abort_again(s, job_id: str) -> None:
-    """Send the abort of a job whose first abort has not shown (``wait_finished``); it may have ended meanwhile."""
+    """Send the abort of a job whose first abort has not shown; it may have ended meanwhile."""
     try:
         s.abort_job(job_id)
     except Exception as e:  # it finished meanwhile (NVFlare: the job is not running)
         print(f"abort_job {job_id} again: {e}", flush=True)
 
 
+class AbortsResent:
+    """NVFlare (2.5 and 2.9 alike) can lose an abort that lands while its scheduler handles the job (a held job stays
+    SUBMITTED; one being deployed runs). Called with the aborted jobs that have not ended yet, this sends their abort
+    again once ``ABORT_AGAIN_SECONDS`` passed since the last send, as a user would, and says so."""
+
+    def __init__(self, s):
+        self.s, self.sent = s, time.monotonic()
+
+    def __call__(self, left: list[str]) -> None:
+        if left and time.monotonic() - self.sent > ABORT_AGAIN_SECONDS:
+            print(f"{left} not aborted {ABORT_AGAIN_SECONDS} s after their abort: aborting them again", flush=True)
+            for job in left:
+                abort_again(self.s, job)
+            self.sent = time.monotonic()
+
+
 def wait_finished(s, job_id: str, timeout: float = 120, aborted: bool = False) -> str:
-    """Poll until the job has a FINISHED:* status; return it. ``aborted``: the job was just aborted, and the abort
-    is sent again while it has not shown after ``ABORT_AGAIN_SECONDS``: NVFlare (2.5 and 2.9 alike) can lose an
-    abort that lands while its scheduler handles the job (a held job stays SUBMITTED; one being deployed runs)."""
-    sent = [time.monotonic()]
+    """Poll until the job has a FINISHED:* status; return it. ``aborted``: the job was just aborted, and its abort is
+    sent again while it has not shown (``AbortsResent``)."""
+    resend = AbortsResent(s) if aborted else lambda left: None
 
     def finished():
         st = status(s, job_id)
         if st.startswith("FINISHED"):
             return st
-        if aborted and time.monotonic() - sent[0] > ABORT_AGAIN_SECONDS:
-            print(f"job {job_id} still {st} {ABORT_AGAIN_SECONDS} s after its abort: aborting it again", flush=True)
-            abort_again(s, job_id)
-            sent[0] = time.monotonic()
+        resend([job_id])
         return None
 
     return wait_for(finished, timeout=timeout)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from faults import FIGURES, fast_shared_poller, figure, frame_table, job_table, wait_healthy
-from live_jobs import ABORT_AGAIN_SECONDS, abort_again
+from live_jobs import AbortsResent
 
 import flare_jupyter as fj
 from flare_jupyter import compat
@@ -65,7 +65,7 @@ def submit_named(s, folder: Path, meta: dict, name: str) -> str:
 
 def remove_jobs(s, ids: list[str]) -> float:
     """Abort (a held job is cancelled at once) and delete each job; returns the seconds it took. A job whose abort
-    does not show within ``ABORT_AGAIN_SECONDS`` is aborted again. Deletes start once every abort shows (the
+    does not show is aborted again (``AbortsResent``). Deletes start once every abort shows (the
     server's scheduler still touches a held job's folder until then), and a delete the server fails with an error
     of its own (its job store's ``OSError`` under this load) is tried again until it is gone."""
     t0 = time.monotonic()
@@ -74,16 +74,11 @@ def remove_jobs(s, ids: list[str]) -> float:
         if job in status and not status[job].startswith("FINISHED"):
             s.abort_job(job)
     mine = [job for job in ids if job in status]
-    sent = [time.monotonic()]
+    resend = AbortsResent(s)
 
     def all_aborted() -> bool:
         left = [k for k, v in job_table(s).items() if k in mine and not v[1].startswith("FINISHED")]
-        if left and time.monotonic() - sent[0] > ABORT_AGAIN_SECONDS:
-            # the server can lose an abort of a held job its scheduler was touching: sent again, as a user would
-            print(f"{len(left)} held jobs not aborted after {ABORT_AGAIN_SECONDS} s: aborting them again", flush=True)
-            for job in left:
-                abort_again(s, job)
-            sent[0] = time.monotonic()
+        resend(left)
         return not left
 
     wait_for(all_aborted, timeout=180, interval=1.0)
@@ -175,15 +170,10 @@ def test_two_hundred_jobs_are_listed_exactly_and_ten_monitors_take_the_cheaper_s
         # the 10 jobs end (never having run): each monitor learns it, on the same status calls
         for job in watched:
             live.abort_job(job)
-        sent = time.monotonic()
-        deadline = sent + 90
+        resend = AbortsResent(live)
+        deadline = time.monotonic() + 90
         while not all(m.finished for m in monitors) and time.monotonic() < deadline:
-            if time.monotonic() - sent > ABORT_AGAIN_SECONDS:  # NVFlare can lose an abort (live_jobs.wait_finished)
-                for m in monitors:
-                    if not m.finished:
-                        print(f"job {m.job_id} still {m.status} {ABORT_AGAIN_SECONDS} s after its abort: again")
-                        abort_again(live, m.job_id)
-                sent = time.monotonic()
+            resend([m.job_id for m in monitors if not m.finished])
             before = dict(poller.calls_by_name)
             poller.tick()
             per_tick.append(poller.last_tick_calls)
