@@ -11,13 +11,15 @@ Per tick the poller learns
   ticks, so that automatic listings take at most ``job_list.LISTING_SHARE`` of the time (``listing_every``);
 * for the running watched jobs, their details: what their server log and round records gained since the last tick
   (``job_files.JobFiles``: a tick costs the same in round 500 as in round 5) and ``show_stats`` on server and
-  clients, once the log says the job's runner started (``STATS_AFTER_SECONDS``); the job's server config once;
+  clients, from when the log says the job's runner started (``STATS_AFTER_SECONDS``) until it says the run began
+  to end (``progress.RUNNER_ENDING``: asked then, the job's process may log an ERROR); the job's server config once;
   once a job ended, its final metrics once (its round records from its result when it wrote them, else its whole
   log);
 
-then lets each widget make the few calls only it needs (the clients panel, a followed log). Ten monitors of one job
-cost what one costs. A whole listing is made only when a subscriber asks for one (``wants_jobs``) or when it is
-the cheaper way to the statuses.
+then lets each widget make the few calls only it needs (the clients panel, a followed log). Before the poll it
+runs the actions the widgets' buttons queued, and sends again an abort whose job has not ended
+(``ABORT_AGAIN_SECONDS``: NVFlare can lose one). Ten monitors of one job cost what one costs. A whole listing is
+made only when a subscriber asks for one (``wants_jobs``) or when it is the cheaper way to the statuses.
 
 Why a thread, not an asyncio task on the kernel's loop: NVFlare's calls block (sockets, sleeps), and must not run
 on the kernel's event loop; a plain daemon thread that only *sets widget traits* is what the real-browser test
@@ -68,6 +70,12 @@ HISTORY_LENGTH = 2000
 #: log (``'NoneType' object has no attribute 'get_widget'``), which a monitor opened at submission would put there.
 #: A job seen running this long is asked anyway (a log that cannot be read, or never says so).
 STATS_AFTER_SECONDS = 30.0
+#: NVFlare (2.5 to 2.9) can lose an abort: its job store updates a job's meta by reading, merging and writing it,
+#: unlocked, and the scheduler does so for a job it keeps trying to schedule (or deploys), so the abort's
+#: FINISHED:ABORTED can be written over (a held job stays SUBMITTED; one being deployed runs). An abort sent from a
+#: widget (``Poller.abort``) whose job has not ended this long after is sent again, at most ``ABORT_SENDS`` in all.
+ABORT_AGAIN_SECONDS = 20.0
+ABORT_SENDS = 3
 
 
 @dataclass
@@ -140,6 +148,7 @@ class Poller:
         self._metas_now: set[str] = set()  # jobs whose meta this tick already fetched
         self._assumed: set[str] = set()  # running jobs assumed still running until their show_stats says
         self._running_since: dict[str, float] = {}  # per job: when a tick first found it running
+        self._aborts: dict[str, list] = {}  # per job aborted from a widget: [last send, sends, on_again]
         self.failures = 0
         self.disconnected = ""  # what the widgets were told while the session is closed on purpose ("" when open)
         self.ticks = 0
@@ -182,6 +191,14 @@ class Poller:
             self._actions.append((action, on_done, on_error))
         self._ensure_running()
 
+    def abort(self, s, job_id: str, on_again=None):
+        """Abort ``job_id`` (an action: on the poller thread) and see it through: while the job has not ended,
+        ``ABORT_AGAIN_SECONDS`` after the last send, the abort is sent again (``ABORT_SENDS`` in all) and
+        ``on_again(one_line_message)`` says so. Returns NVFlare's answer to the first send."""
+        answer = s.abort_job(job_id)
+        self._aborts[job_id] = [time.monotonic(), 1, on_again]
+        return answer
+
     @property
     def running(self) -> bool:
         t = self._thread
@@ -212,7 +229,7 @@ class Poller:
         while True:
             with self._lock:
                 self._subs = [s for s in self._subs if not s.done]
-                if not self._subs and not self._actions:
+                if not self._subs and not self._actions and not self._aborts:
                     self._thread = None
                     return
                 self._wake.clear()
@@ -249,6 +266,7 @@ class Poller:
         self.last_tick_calls = 0
         self.last_tick_seconds = 0.0
         self._run_actions()
+        self._abort_again()
         return self._poll(self.subscribers)
 
     def prime(self, *subs) -> None:
@@ -425,6 +443,28 @@ class Poller:
             if on_done:
                 _safe(on_done, result)
 
+    def _abort_again(self) -> None:
+        """The aborts sent ``ABORT_AGAIN_SECONDS`` ago: sent again if their job has not ended (``ABORT_SENDS``)."""
+        now = time.monotonic()
+        due = [job for job, (sent, _n, _cb) in list(self._aborts.items()) if now - sent >= ABORT_AGAIN_SECONDS]
+        for job_id in due:
+            _sent, sends, on_again = self._aborts[job_id]
+            try:
+                s = self._session_fn()
+                status = str(self._call(s.get_job_meta, job_id).get("status", ""))
+                if status.startswith("FINISHED") or sends >= ABORT_SENDS:
+                    del self._aborts[job_id]
+                    continue
+                self._call(s.abort_job, job_id)
+            except Exception as e:  # the job went (deleted), or the server is away: nothing more to see through
+                log.debug("abort of %s not sent again: %s", job_id, e)
+                self._aborts.pop(job_id, None)
+                continue
+            self._aborts[job_id] = [time.monotonic(), sends + 1, on_again]
+            if on_again is not None:
+                seconds = f"{ABORT_AGAIN_SECONDS:.0f} s"
+                _safe(on_again, f"abort of job {job_id} sent again: it was still {status} {seconds} after the last")
+
     # -- details of one watched job ----------------------------------------------------------------------------
     def _detail(self, s, job_id: str, snapshot: Snapshot) -> JobDetail:
         """Detail calls for one watched job. A running job gets its stats and what its files gained; a finished
@@ -473,8 +513,12 @@ class Poller:
         return d
 
     def _stats_due(self, job_id: str, files: JobFiles) -> bool:
-        """Whether a running job may be asked its ``show_stats`` (``STATS_AFTER_SECONDS``)."""
+        """Whether a running job may be asked its ``show_stats``: once its log says its runner started (or it ran
+        ``STATS_AFTER_SECONDS``), until the log says its run began to end (``RUNNER_ENDING``); its process answers
+        nothing reliably before and after, and its status is then asked from its meta."""
         since = self._running_since.setdefault(job_id, time.monotonic())
+        if files.log.runner_ending:
+            return False
         return files.log.runner_started or time.monotonic() - since >= STATS_AFTER_SECONDS
 
     def _read_growth(self, s, job_id: str, files: JobFiles, d: JobDetail) -> None:

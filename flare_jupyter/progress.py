@@ -31,6 +31,9 @@ from .values import duration_seconds, timestamp
 ROUND_STARTED = re.compile(r"Round (\d+) started")
 #: What a server job log says once the job's engine is ready (NVFlare 2.5 to 2.9: ``ServerRunner``'s first line).
 RUNNER_STARTED = re.compile(r"Server runner starting")
+#: What it says once the run began to end (2.5 to 2.9: ``ServerRunner``, under a second before the job's process
+#: stops answering; a command that reaches it then leaves an ERROR in the job's log).
+RUNNER_ENDING = re.compile(r"ABOUT_TO_END_RUN fired")
 METRIC_LINE = re.compile(r"validation metric ([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?) from client (\S+)")
 #: How the job's status reads when it is over (NVFlare's RunStatus values start with FINISHED).
 FINISHED_PREFIX = "FINISHED"
@@ -169,6 +172,7 @@ class LogProgress:
     round: int | None = None
     rows: list[tuple[int, str, str, float]] = field(default_factory=list)
     runner_started: bool = False  # the job's engine is ready: it answers commands (``RUNNER_STARTED``)
+    runner_ending: bool = False  # the run began to end: its process is about to stop answering (``RUNNER_ENDING``)
 
     def add(self, lines) -> bool:
         """Take the next complete lines of the log; whether they told anything new."""
@@ -177,6 +181,8 @@ class LogProgress:
         for line in lines:
             if not self.runner_started and RUNNER_STARTED.search(line):
                 self.runner_started = True
+            if not self.runner_ending and RUNNER_ENDING.search(line):
+                self.runner_ending = True
             started = ROUND_STARTED.search(line)
             if started:
                 self.round, self.runner_started = int(started.group(1)) + 1, True

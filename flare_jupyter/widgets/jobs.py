@@ -265,7 +265,7 @@ class JobsPanel(LiveWidget):
         self.confirm_then_act(
             f"Abort job {job}?",
             f"aborting job {job}",
-            lambda s: s.abort_job(job),
+            lambda s: self._poller.abort(s, job, on_again=self._done),
             lambda _r: self._done(f"abort of job {job} sent"),
         )
 

@@ -234,7 +234,7 @@ class JobMonitor(LiveWidget):
         self.confirm_then_act(
             f"Abort job {job}?",
             f"aborting job {job}",
-            lambda s: s.abort_job(job),
+            lambda s: self._poller.abort(s, job, on_again=self.show_info),
             lambda _r: self.show_info(f"abort of job {job} sent"),
         )
 

@@ -120,6 +120,12 @@ def status(s, job_id: str) -> str:
     return s.get_job_meta(job_id)["status"]
 
 
+def finished_status(s, job_id: str) -> str | None:
+    """The job's FINISHED:* status, or None while it has not ended."""
+    st = status(s, job_id)
+    return st if st.startswith("FINISHED") else None
+
+
 #: How long an abort may take to show before it is sent again (``AbortsResent``).
 ABORT_AGAIN_SECONDS = 20
 
@@ -154,11 +160,10 @@ def wait_finished(s, job_id: str, timeout: float = 120, aborted: bool = False) -
     resend = AbortsResent(s) if aborted else lambda left: None
 
     def finished():
-        st = status(s, job_id)
-        if st.startswith("FINISHED"):
-            return st
-        resend([job_id])
-        return None
+        st = finished_status(s, job_id)
+        if not st:
+            resend([job_id])
+        return st
 
     return wait_for(finished, timeout=timeout)
 

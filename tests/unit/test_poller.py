@@ -24,7 +24,7 @@ from flare_jupyter import poller as poller_module
 from flare_jupyter.job_list import LISTING_SHARE, CallCosts, JobQuery, listing_entry
 from flare_jupyter.metrics import ROUND_METRICS_READABLE, round_metrics_rows
 from flare_jupyter.poller import DISCONNECTED, SHUT_DOWN, Poller, Snapshot
-from flare_jupyter.progress import ROUND_RECORDS, RUNNER_STARTED
+from flare_jupyter.progress import ROUND_RECORDS, RUNNER_ENDING, RUNNER_STARTED
 from flare_jupyter.widgets import JobMonitor, JobsPanel
 from polling import wait_for
 from record import TEMPORARY
@@ -256,8 +256,9 @@ def test_a_meta_reads_as_a_listing_entry():
 @pytest.mark.parametrize("n, with_panel", [(1, False), (10, False), (10, True)])
 def test_details_only_for_the_running_watched_job_and_once_per_tick(n, with_panel):
     _raw, _poller, _monitors, panel, ticks = run_monitors(n, with_panel)
-    stats_ticks, log_read, answer = 0, "", tail_answers()
+    stats_ticks, ending_ticks, log_read, answer = 0, 0, "", tail_answers()
     for snapshot, calls in ticks:
+        before = log_read  # what the log had said before this tick's read
         log_read += "".join(answer(a) for m, a in calls if m == "tail_from" and a["file"] == f"{THREE}/log.txt")
         if snapshot.jobs is None:  # every monitor finished: nothing asked (the panel's page is not due)
             assert not any(c[0] in DETAIL_METHODS for c in calls)
@@ -271,7 +272,10 @@ def test_details_only_for_the_running_watched_job_and_once_per_tick(n, with_pane
         tails = [c[1]["file"].split("/", 1)[1] for c in details if c[0] == "tail_from"]
         if status == "RUNNING":
             assert tails == ["log.txt", ROUND_METRICS_READABLE]  # what the log and the round records gained
-            if RUNNER_STARTED.search(log_read):
+            if RUNNER_ENDING.search(log_read):  # its run began to end: its process is not asked any more
+                assert stats == ([] if RUNNER_ENDING.search(before) else ["server"])  # (asked before the read)
+                ending_ticks += 1
+            elif RUNNER_STARTED.search(log_read):
                 assert sorted(stats) == ["client", "server"]  # once each, not once per monitor
                 stats_ticks += 1
             else:  # its log does not say yet that its runner started: no show_stats before the job can answer it
@@ -280,7 +284,7 @@ def test_details_only_for_the_running_watched_job_and_once_per_tick(n, with_pane
             assert stats in ([], ["server"]) and tails == []
         metas = [job_of(c) for c in details if c[0] == "get_job_meta"]
         assert len(metas) == len(set(metas))  # a job's meta at most once a tick
-    assert stats_ticks > 0
+    assert stats_ticks > 0 and ending_ticks > 0
 
 
 def test_a_running_job_needs_no_status_call_its_server_stats_say_it_still_runs():
@@ -289,14 +293,13 @@ def test_a_running_job_needs_no_status_call_its_server_stats_say_it_still_runs()
     assert len(running) > 3
     for calls in running[1:]:  # after its first meta (with its deployment)
         methods = [m for m, _a in calls]
-        if "get_job_meta" in methods:  # only when its server show_stats did not answer (its runner was ending) or
-            # was not yet asked (its log did not yet say that its runner started)
+        if "get_job_meta" in methods:  # only when its server show_stats did not answer, or was not asked: its log
+            # did not yet say that its runner started, or already said that its run began to end
             assert methods[:2] == ["show_stats", "get_job_meta"] or methods[0] == "get_job_meta"
     asked = [calls for calls in running if "show_stats" in [m for m, _a in calls]]  # once its runner started
     assert sum("get_job_meta" not in [m for m, _a in calls] for calls in asked) > len(asked) / 2
     ended = next(calls for snapshot, calls in ticks if snapshot.jobs[THREE]["status"].startswith("FINISHED"))
-    methods = [m for m, _a in ended]
-    assert methods[:2] == ["show_stats", "get_job_meta"]  # "not running", so its meta: FINISHED
+    assert [m for m, _a in ended][0] == "get_job_meta"  # its log had said its run was ending: its meta, FINISHED
 
 
 def test_a_running_jobs_files_are_read_from_where_the_last_read_ended():
@@ -499,6 +502,40 @@ def test_actions_run_before_the_poll_of_the_same_tick():
     assert calls[0] == ("abort_job", {"job_id": NO_JOB})
     assert calls[1] == ("get_job_meta", {"job_id": FINISHED})  # then the monitor's status
     assert done and m.status == "FINISHED:COMPLETED"
+
+
+# -- an abort seen through: NVFlare can lose one (poller.ABORT_AGAIN_SECONDS) ------------------------------------
+ABORTED = JOBS["aborted"]  # record_monitor.py aborted it through its monitor: it ran on for a few ticks after
+
+
+def test_an_abort_whose_job_runs_on_is_sent_again_said_and_given_up_after_the_last_send(monkeypatch):
+    monkeypatch.setattr(poller_module, "ABORT_AGAIN_SECONDS", 0.0)  # due at once
+    raw, ks = replay()  # in order: the job's meta said it was not finished yet
+    poller = make_poller(lambda: ks)
+    said, answers = [], []
+    poller.submit(lambda s: poller.abort(s, ABORTED, on_again=said.append), on_done=answers.append)
+    sends = []
+    for _ in range(poller_module.ABORT_SENDS + 1):
+        _s, calls = tick(poller, raw)
+        sends.append(sum(method == "abort_job" for method, _a in calls))
+        assert {method for method, _a in calls} <= {"abort_job", "get_job_meta"}
+    assert sends == [2, 1, 0, 0]  # the click's, then again while the meta said so, three in all; then nothing
+    assert answers and "abort" in str(answers[0]).lower()
+    assert len(said) == poller_module.ABORT_SENDS - 1
+    for message in said:
+        assert "\n" not in message and message.startswith(f"abort of job {ABORTED} sent again: it was still ")
+        assert not message.split("still ")[1].startswith("FINISHED")
+
+
+def test_an_abort_whose_job_ended_is_not_sent_again(monkeypatch):
+    monkeypatch.setattr(poller_module, "ABORT_AGAIN_SECONDS", 0.0)
+    raw, ks = replay(sequence=False)  # its settled meta: FINISHED:ABORTED
+    poller = make_poller(lambda: ks)
+    said = []
+    poller.submit(lambda s: poller.abort(s, ABORTED, on_again=said.append))
+    _s, calls = tick(poller, raw)
+    assert calls == [("abort_job", {"job_id": ABORTED}), ("get_job_meta", {"job_id": ABORTED})]
+    assert tick(poller, raw)[1] == [] and said == []
 
 
 # -- failures: shown in every banner, retried, then cleared --------------------------------------------------------

@@ -623,9 +623,9 @@ ALL_LINES = list(dict.fromkeys(line for tail in TAILS for line in tail))
 
 
 def test_grep_with_a_regex():
-    found = grep(ALL_LINES, r"CoreCell - (ERROR|WARNING)")
+    found = grep(ALL_LINES, r"(JobRunner|ClientManager) - INFO")
     assert found
-    assert found == [ln for ln in ALL_LINES if "CoreCell - ERROR" in ln or "CoreCell - WARNING" in ln]
+    assert found == [ln for ln in ALL_LINES if "JobRunner - INFO" in ln or "ClientManager - INFO" in ln]
 
 
 def test_grep_with_an_invalid_regex_searches_the_text():
@@ -637,7 +637,7 @@ def test_grep_with_an_invalid_regex_searches_the_text():
 
 
 def test_grep_ignores_case():
-    assert grep(ALL_LINES, "corecell - error") == [ln for ln in ALL_LINES if "CoreCell - ERROR" in ln] != []
+    assert grep(ALL_LINES, "jobrunner - info") == [ln for ln in ALL_LINES if "JobRunner - INFO" in ln] != []
 
 
 def test_grep_without_a_pattern_is_every_line():
