@@ -28,6 +28,9 @@ nothing of ours. Known differences:
 * nvflare 2.5's server runs ``cat``/``grep``/``head``/``tail``/``ls`` in a shell and passes a grep pattern as it is
   (``$(touch x)`` runs ``touch x`` on the server): ``RawSession.grep_target`` refuses shell syntax there.
 * ``show_errors`` answers ``"No Error"`` for a clean server and ``{}`` for a clean client.
+* ``submit_job`` zips the job folder into the temporary folder and removes the zip once uploaded: a submission the
+  server refuses before the upload (no meta.json, a user who may not submit) or an interrupted one leaves it there,
+  in every release (one per refusal, up to megabytes): ``RawSession.submit_job`` removes it.
 * Admin startup kits: ``fed_admin.json`` names the server as ``admin.host``/``admin.port`` from 2.7; before, an
   overseer agent's ``sp_end_point`` (``host:fl_port:admin_port``) says where it is (``admin_endpoint`` reads both).
 * POC provisioning: while the HA overseer exists (up to 2.6) the project file's builders take its arguments (the
@@ -79,6 +82,7 @@ nothing of ours. Known differences:
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.util
 import inspect
 import logging
@@ -89,6 +93,7 @@ import sys
 import tempfile
 import traceback
 import uuid
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -215,6 +220,15 @@ class RawSession(_api.Session):
                 e.startup_path, e.command = getattr(self, "startup_path", None), str(command)
             raise
 
+    def submit_job(self, job_definition_path: str, *args, **kwargs) -> str:
+        """NVFlare's ``submit_job``, leaving nothing behind: NVFlare zips the job folder into a uuid-named file in
+        the temporary folder and removes it once uploaded, so a submission refused before the upload (no meta.json,
+        a user who may not submit) or interrupted left it there, in every release (``unsent_uploads_removed``)."""
+        with unsent_uploads_removed(job_definition_path):
+            return super().submit_job(job_definition_path, *args, **kwargs)
+
+    submit_job.__signature__ = inspect.signature(_api.Session.submit_job)  # NVFlare's own, per release
+
     def _name_the_refused(self, refusal: BaseException, command: str) -> None:
         """Put on a refusal which kit the server refused (its certificate says who and in what role) and, when the
         command names a job, who submitted that job (one ``get_job_meta``, which NVFlare's default policy lets every
@@ -255,6 +269,28 @@ class RawSession(_api.Session):
                     "&, < or >)"
                 )
             return super().grep_target(target, options, pattern, file)
+
+
+@contextlib.contextmanager
+def unsent_uploads_removed(folder):
+    """Around a ``submit_job`` of ``folder``: a zip of that folder which NVFlare left in the temporary folder (a
+    uuid-named file made during the call, whose entries are all the folder's) is removed at the end."""
+    tmp = tempfile.gettempdir()
+    prefix = os.path.basename(os.path.normpath(os.fspath(folder))) + "/"
+    before = set(os.listdir(tmp))
+    try:
+        yield
+    finally:
+        for name in set(os.listdir(tmp)) - before:
+            path = os.path.join(tmp, name)
+            try:
+                if JOB_ID.fullmatch(name) and zipfile.is_zipfile(path):
+                    with zipfile.ZipFile(path) as zipped:
+                        ours = all(entry.startswith(prefix) for entry in zipped.namelist())
+                    if ours:
+                        os.remove(path)
+            except OSError:  # removed meanwhile by NVFlare itself (the upload went ahead), or not readable
+                continue
 
 
 #: A job id as the server makes them (a UUID); the job's submitter as its meta names them (every release).

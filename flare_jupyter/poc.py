@@ -176,14 +176,16 @@ def _checked_role(name: str, role: str) -> str:
 
 def _env(workspace: Path) -> dict:
     """Environment for NVFlare's tools and participants: this Python first on PATH (the startup scripts call
-    ``python3``), NVFlare's POC workspace variable, a HOME inside the workspace so ``~/.nvflare`` stays ours, and
-    gRPC's settings for processes that fork (``compat.PARTICIPANT_ENV``)."""
+    ``python3``), NVFlare's POC workspace variable, a HOME inside the workspace so ``~/.nvflare`` stays ours, a
+    TMPDIR inside it too (2.9's server receives each client's job log into ``<tmp>/<job id>/<site>`` and leaves
+    the folders: they go with the workspace instead of piling up in the machine's /tmp), and gRPC's settings for
+    processes that fork (``compat.PARTICIPANT_ENV``)."""
     env = dict(os.environ)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     env["NVFLARE_POC_WORKSPACE"] = str(workspace / "poc")
-    home = workspace / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    env["HOME"] = str(home)
+    for name, folder in (("HOME", "home"), ("TMPDIR", "tmp")):
+        (workspace / folder).mkdir(parents=True, exist_ok=True)
+        env[name] = str(workspace / folder)
     env.pop("PYTHONPATH", None)
     env.pop("NVFL_WORKSPACE", None)  # sub_start.sh would run the participant in that folder instead
     for name, value in compat.PARTICIPANT_ENV.items():  # gRPC's fork handlers off, as 2.9 does it (see compat)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+from faults import flare_process
 from live_jobs import (
     CLIENTS,
     UUID,
@@ -72,6 +74,23 @@ def test_submit_monitor_list_and_meta_of_the_example_job(s, jobs_dir):
     assert [j["job_id"] for j in s.list_jobs(id_prefix=job_id[:8])] == [job_id]
     newest = s.list_jobs(limit=1, reverse=True)
     assert [j["job_id"] for j in newest] == [job_id]
+
+
+def uploads_holding(folder: Path, name: str) -> list[Path]:
+    """The uuid-named files in ``folder`` (NVFlare names an upload so) whose bytes hold ``name``."""
+    return [f for f in folder.iterdir() if UUID.match(f.name) and f.is_file() and name.encode() in f.read_bytes()]
+
+
+def test_a_refused_submission_leaves_no_zip_in_the_temporary_folder(s, tmp_path):
+    """NVFlare zips the job folder into the temporary folder and removes the zip only once uploaded: a submission
+    the server refuses first (here: no meta.json) left one behind per try (compat.unsent_uploads_removed)."""
+    folder = tmp_path / f"no-meta-{uuid.uuid4().hex[:12]}"  # the zip names its entries after the folder
+    folder.mkdir()
+    (folder / "readme.txt").write_text("no meta.json here")
+    with pytest.raises(compat.InvalidJobDefinition, match="meta"):
+        s.submit_job(str(folder))
+    assert not uploads_holding(Path(tempfile.gettempdir()), folder.name)
+    assert s.list_jobs() is not None  # the session goes on
 
 
 def test_live_stats_errors_status_and_app_command_of_a_running_job_then_abort(s, jobs_dir):
@@ -160,6 +179,14 @@ def test_clone_abort_and_delete(s, finished_job):
     assert clone in one_line(gone.value)
     assert clone not in job_ids(s)
     assert finished_job in job_ids(s)
+
+
+def test_the_participants_temporary_folder_is_in_the_systems_workspace(poc_system):
+    """NVFlare 2.9's server receives clients' streamed job logs into ``<tmp>/<job id>/<site>`` and leaves the folders
+    behind (CI's /tmp held hundreds): the embedded system's participants have TMPDIR in its workspace, so whatever
+    they leave goes with it."""
+    for name in ("server", *sorted(CLIENTS)):
+        assert flare_process(poc_system, name).environ()["TMPDIR"] == str(poc_system.workspace / "tmp")
 
 
 def test_job_log_of_the_server(s, finished_job):
