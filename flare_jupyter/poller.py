@@ -462,8 +462,8 @@ class Poller:
                 continue
             self._aborts[job_id] = [time.monotonic(), sends + 1, on_again]
             if on_again is not None:
-                seconds = f"{ABORT_AGAIN_SECONDS:.0f} s"
-                _safe(on_again, f"abort of job {job_id} sent again: it was still {status} {seconds} after the last")
+                said = f"it was still {status} {ABORT_AGAIN_SECONDS:.0f} s after the previous one"
+                _safe(on_again, f"abort of job {job_id} sent again ({sends + 1} of {ABORT_SENDS}): {said}")
 
     # -- details of one watched job ----------------------------------------------------------------------------
     def _detail(self, s, job_id: str, snapshot: Snapshot) -> JobDetail:

@@ -522,8 +522,9 @@ def test_an_abort_whose_job_runs_on_is_sent_again_said_and_given_up_after_the_la
     assert sends == [2, 1, 0, 0]  # the click's, then again while the meta said so, three in all; then nothing
     assert answers and "abort" in str(answers[0]).lower()
     assert len(said) == poller_module.ABORT_SENDS - 1
-    for message in said:
-        assert "\n" not in message and message.startswith(f"abort of job {ABORTED} sent again: it was still ")
+    for n, message in enumerate(said, start=2):
+        assert "\n" not in message
+        assert message.startswith(f"abort of job {ABORTED} sent again ({n} of 3): it was still "), message
         assert not message.split("still ")[1].startswith("FINISHED")
 
 
