@@ -193,6 +193,12 @@ def _env(workspace: Path) -> dict:
     return env
 
 
+def _connected_since(client, starting: set, since: float | None) -> bool:
+    """Whether a listed client counts as connected: a client just started, once it connected after ``since``."""
+    last = getattr(client, "last_connect_time", None)
+    return since is None or client.name not in starting or last is None or float(last) >= since
+
+
 class PocSystem:
     """A running embedded FLARE system. ``.kit``, ``.username``, ``.clients``, ``.stop()``; a context manager."""
 
@@ -358,8 +364,9 @@ class PocSystem:
             time.sleep(0.25)
         for leftover in ("shutdown.fl", "restart.fl", "pid.fl", "daemon_pid.fl"):
             (folder / leftover).unlink(missing_ok=True)
+        launched = time.time()
         self.launch([name])
-        self.wait_ready(max(1.0, deadline - time.monotonic()), starting=[name])
+        self.wait_ready(max(1.0, deadline - time.monotonic()), starting=[name], since=launched)
 
     def _spawn(self, key: str, name: str, env: dict, *args: str) -> subprocess.Popen:
         folder = self.prod_dir / name
@@ -390,10 +397,14 @@ class PocSystem:
             time.sleep(0.01)
         raise FlareError(f"{name} did not start within {timeout:g} s: {self.log_tail(name)}")
 
-    def wait_ready(self, timeout: float, progress=None, starting: list[str] | None = None) -> None:
+    def wait_ready(
+        self, timeout: float, progress=None, starting: list[str] | None = None, since: float | None = None
+    ) -> None:
         """Poll until the admin port answers and every client is connected; on failure, say which part failed
         and show the tail of its log. ``starting``: the participants just launched (default all), whose exit
-        during the wait is a failure."""
+        during the wait is a failure. ``since``: when they were launched (``time.time()``); a starting client
+        counts once the server saw it connect after that: a client shut down just before can still be listed
+        (NVFlare re-activates one whose last message arrives after its logout, until its heartbeat timeout)."""
         starting = set(starting or self.participants)
         deadline = time.monotonic() + timeout
         raw, last_error, seen = None, "", set()
@@ -413,7 +424,7 @@ class PocSystem:
                             time.sleep(0.25)
                             continue
                         raw = compat.open_session(self.username, self.kit, self.secure, 5.0)
-                    seen = {c.name for c in raw.get_connected_client_list()}
+                    seen = {c.name for c in raw.get_connected_client_list() if _connected_since(c, starting, since)}
                     if progress:
                         progress(f"server up, clients connected: {len(seen & set(self.clients))}/{len(self.clients)}")
                     if set(self.clients) <= seen:

@@ -9,6 +9,7 @@ upload-folder lookup, and NVFlare's other session attributes reached through the
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -86,21 +87,39 @@ def test_reset_errors_clears_the_errors_a_running_job_reported(live, flare, jobs
 
 
 # -- shutting down and bringing back a client --------------------------------------------------------------------
+def reactivated(poc_system, client: str, after: int) -> bool:
+    """Whether the server's log, from byte ``after`` on, says NVFlare re-activated ``client``: a message of the
+    client that arrived just after its logout puts it back in the list (2.5 and 2.9, ``ClientManager``), where it
+    stays until the server's heartbeat timeout (600 s) although its process has ended (CI saw it on 2.5.2)."""
+    with open(poc_system.prod_dir / "server" / "log.txt", "rb") as log:
+        log.seek(after)
+        said = log.read().decode(errors="replace")
+    return re.search(rf"Re-activate the client: ?{re.escape(client)}\b", said) is not None
+
+
 @pytest.mark.disruptive
 @pytest.mark.parametrize("front_end", ["python", "magic"])
 def test_a_client_shut_down_leaves_and_comes_back_when_started_again(live, flare, poc_system, front_end):
     wait_for(lambda: nothing_runs(live), timeout=120)  # no job keeps the client
+    mark = (poc_system.prod_dir / "server" / "log.txt").stat().st_size
     if front_end == "python":
         answer = live.shutdown("client", ["site-2"])
     else:
         answer = flare("shutdown client site-2")
     assert answer is None or answer.get("status") == "ok"  # NVFlare's answer: None (2.5) or its status (2.9)
-    wait_for(lambda: {c.name for c in live.get_connected_client_list()} == {"site-1"}, timeout=60)
+
+    def left() -> bool:
+        names = {c.name for c in live.get_connected_client_list()}
+        return names == {"site-1"} or (names == CLIENTS and reactivated(poc_system, "site-2", mark))
+
+    wait_for(left, timeout=60)
     # its process and its watchdog end by themselves (NVFlare's shutdown.fl); nothing restarts it
     wait_for(lambda: not any(participant_processes(poc_system)["site-2"].values()), timeout=60)
-    assert {c.name for c in live.get_connected_client_list()} == {"site-1"}
+    assert left()
+    if {c.name for c in live.get_connected_client_list()} != {"site-1"}:
+        print("NVFlare re-activated site-2 after its logout: listed, its process gone", flush=True)
 
-    poc_system.start_participant("site-2")
+    poc_system.start_participant("site-2")  # back once the server saw it connect after the start (not the ghost)
     assert {c.name for c in live.get_connected_client_list()} == CLIENTS
     procs = participant_processes(poc_system)["site-2"]
     assert len(procs["flare"]) == 1 and len(procs["watchdog"]) == 1
