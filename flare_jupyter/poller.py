@@ -447,10 +447,17 @@ class Poller:
         """The aborts sent ``ABORT_AGAIN_SECONDS`` ago: sent again if their job has not ended (``ABORT_SENDS``)."""
         now = time.monotonic()
         due = [job for job, (sent, _n, _cb) in list(self._aborts.items()) if now - sent >= ABORT_AGAIN_SECONDS]
+        if not due:
+            return
+        try:
+            s = self._session_fn()
+        except Exception as e:  # not connected any more: nothing more to see through
+            log.debug("aborts not sent again: %s", e)
+            self._aborts.clear()
+            return
         for job_id in due:
             _sent, sends, on_again = self._aborts[job_id]
             try:
-                s = self._session_fn()
                 status = str(self._call(s.get_job_meta, job_id).get("status", ""))
                 if status.startswith("FINISHED") or sends >= ABORT_SENDS:
                     del self._aborts[job_id]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import flare_jupyter as fj
 from flare_jupyter import compat
+from flare_jupyter.poller import ABORT_AGAIN_SECONDS
 from flare_jupyter.progress import RUNNER_STARTED
 from polling import wait_for
 
@@ -126,10 +127,6 @@ def finished_status(s, job_id: str) -> str | None:
     return st if st.startswith("FINISHED") else None
 
 
-#: How long an abort may take to show before it is sent again (``AbortsResent``).
-ABORT_AGAIN_SECONDS = 20
-
-
 def abort_again(s, job_id: str) -> None:
     """Send the abort of a job whose first abort has not shown; it may have ended meanwhile."""
     try:
@@ -139,9 +136,9 @@ def abort_again(s, job_id: str) -> None:
 
 
 class AbortsResent:
-    """NVFlare (2.5 and 2.9 alike) can lose an abort that lands while its scheduler handles the job (a held job stays
-    SUBMITTED; one being deployed runs). Called with the aborted jobs that have not ended yet, this sends their abort
-    again once ``ABORT_AGAIN_SECONDS`` passed since the last send, as a user would, and says so."""
+    """For aborts a test sent itself (not through a widget): NVFlare can lose one (why: ``poller.ABORT_AGAIN_SECONDS``).
+    Called with the aborted jobs that have not ended yet, this sends their abort again once the widgets' own
+    ``ABORT_AGAIN_SECONDS`` passed since the last send, and says so."""
 
     def __init__(self, s):
         self.s, self.sent = s, time.monotonic()
