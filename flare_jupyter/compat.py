@@ -68,6 +68,11 @@ nothing of ours. Known differences:
   (``SHUTDOWN_SYSTEM_CHECKS_ADMIN_LAST``): ``shutdown_system`` below asks the server's project-admin check first
   everywhere, so a refused user shuts nothing down (up to 2.6 NVFlare's own check comes first, before the HA
   overseer and so before the ``shutdown all`` above).
+* ``shutdown("client", ...)`` of 2.9 waits until the server no longer lists the clients. A message of a client that
+  arrives just after its logout (its last job log, streamed as it stops) makes NVFlare re-activate it (every release,
+  ``ClientManager``: "Re-activate the client"), listed until the server's heartbeat timeout (600 s) although its
+  process has ended, so NVFlare's wait fails. ``RawSession._wait_for_clients_shutdown`` also ends for a listed client
+  that sends no heartbeat (``ClientsStopping``).
 * Users with roles in the embedded system: ``nvflare poc add-user {org_admin,lead,member} EMAIL --org ORG`` adds one
   to a prepared (even running) POC in newer releases (2.9: ``poc_user_roles``); before, admins are participants of
   the project file that ``nvflare poc prepare`` provisions. NVFlare's default authorization policy (what provisioning
@@ -91,6 +96,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import traceback
 import uuid
 import zipfile
@@ -220,6 +226,25 @@ class RawSession(_api.Session):
                 e.startup_path, e.command = getattr(self, "startup_path", None), str(command)
             raise
 
+    def _wait_for_clients_shutdown(self, client_names, timeout: float):
+        """NVFlare's wait at the end of ``shutdown("client", ...)`` (2.9), which also ends for a client the server
+        lists only because NVFlare re-activated it after its logout (``ClientsStopping``); NVFlare's error when a
+        client really stays up."""
+        timeout = self._validate_state_change_timeout(timeout)
+        deadline = time.monotonic() + timeout
+        stopping = ClientsStopping(client_names)
+        while True:
+            now = time.monotonic()
+            up = stopping.still_up({c.name: c.last_connect_time for c in self.get_system_info().client_info}, now)
+            if not up:
+                return
+            if now >= deadline:
+                raise TimeoutError(
+                    f"clients did not stop within {timeout} seconds; last error: clients are still connected: "
+                    + ", ".join(sorted(up))
+                )
+            time.sleep(min(1.0, deadline - now))
+
     def submit_job(self, job_definition_path: str, *args, **kwargs) -> str:
         """NVFlare's ``submit_job``, leaving nothing behind: NVFlare zips the job folder into a uuid-named file in
         the temporary folder and removes it once uploaded, so a submission refused before the upload (no meta.json,
@@ -305,6 +330,37 @@ HAS_JOB_LOGS = hasattr(RawSession, "get_job_logs")
 HAS_SUBMIT_TOKEN = "submit_token" in inspect.signature(RawSession.submit_job).parameters
 #: ``restart`` and ``shutdown`` wait until the change happened, up to ``timeout`` seconds (2.9; 2.5 returns at once).
 HAS_STATE_CHANGE_WAIT = "timeout" in inspect.signature(RawSession.restart).parameters
+
+
+#: A client sends the server a heartbeat every 10 s (NVFlare's ``heart_beat_interval``; its ``last_connect_time``
+#: then moves): one listed without a heartbeat for two of them is no longer running.
+STOPPED_CLIENT_SILENCE = 20.0
+
+
+class ClientsStopping:
+    """Which of the clients asked to shut down (all listed ones when ``names`` is empty) are still up, from the
+    server's listings (``{name: last_connect_time}``) taken at times ``now`` (this machine's monotonic clock, so the
+    server's clock may differ): a client is down once it is not listed, or once its ``last_connect_time`` has not
+    moved for ``silence`` seconds of ours: no heartbeat came, it is a client NVFlare re-activated when a last
+    message arrived after its logout."""
+
+    def __init__(self, names=None, silence: float = STOPPED_CLIENT_SILENCE):
+        self.names = set(names or [])
+        self.silence = silence
+        self._since: dict[str, tuple] = {}  # name -> (its last_connect_time, when we first saw that value)
+
+    def still_up(self, listed: dict, now: float) -> set:
+        up = set()
+        for name, last_connect in listed.items():
+            if self.names and name not in self.names:
+                continue
+            value, since = self._since.get(name, (None, None))
+            if since is None or value != last_connect:
+                self._since[name] = (last_connect, now)
+            elif now - since >= self.silence:
+                continue
+            up.add(name)
+        return up
 
 
 def state_change_wait(timeout: float) -> dict:
