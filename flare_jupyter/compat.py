@@ -235,7 +235,7 @@ class RawSession(_api.Session):
         stopping = ClientsStopping(client_names)
         while True:
             now = time.monotonic()
-            up = stopping.still_up({c.name: c.last_connect_time for c in self.get_system_info().client_info}, now)
+            up = stopping.still_up(self._client_last_connect_times(), now)  # NVFlare's own {name: time} of all
             if not up:
                 return
             if now >= deadline:
@@ -243,7 +243,7 @@ class RawSession(_api.Session):
                     f"clients did not stop within {timeout} seconds; last error: clients are still connected: "
                     + ", ".join(sorted(up))
                 )
-            time.sleep(min(1.0, deadline - now))
+            time.sleep(min(_api._STATE_CHANGE_POLL_INTERVAL, deadline - now))
 
     def submit_job(self, job_definition_path: str, *args, **kwargs) -> str:
         """NVFlare's ``submit_job``, leaving nothing behind: NVFlare zips the job folder into a uuid-named file in
@@ -354,10 +354,10 @@ class ClientsStopping:
         for name, last_connect in listed.items():
             if self.names and name not in self.names:
                 continue
-            value, since = self._since.get(name, (None, None))
-            if since is None or value != last_connect:
+            seen = self._since.get(name)
+            if seen is None or seen[0] != last_connect:
                 self._since[name] = (last_connect, now)
-            elif now - since >= self.silence:
+            elif now - seen[1] >= self.silence:
                 continue
             up.add(name)
         return up

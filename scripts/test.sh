@@ -33,14 +33,19 @@ if [ "$old" -eq 0 ]; then
 fi
 # the documentation site, from the notebooks and screenshots this run made (a broken or stale page fails the run)
 docs=0
-docs_said="docs exit"
-if [ "$main" -eq 0 ]; then bash scripts/docs.sh || docs=$?; else docs=1; docs_said="docs not built (they need the main suite's notebooks), exit"; fi
+if [ "$main" -eq 0 ]; then
+  bash scripts/docs.sh || docs=$?
+  docs_said="docs exit $docs"
+else
+  docs=1
+  docs_said="docs not built (they need the main suite's notebooks)"
+fi
 echo
 echo "== integration tests on nvflare 2.5.2 (scripts/test-nvflare25.sh, run after the main suite) =="
 cat "$old_log"
 echo
 echo "whole run: $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
 if [ "$main" -ne 0 ] || [ "$old" -ne 0 ] || [ "$docs" -ne 0 ]; then
-  echo "failed: main suite (nvflare from .venv) exit $main, integration tests on nvflare 2.5.2 exit $old, $docs_said $docs"
+  echo "failed: main suite (nvflare from .venv) exit $main, integration tests on nvflare 2.5.2 exit $old, $docs_said"
   exit 1
 fi
