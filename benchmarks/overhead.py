@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 from _results import save
 from IPython.core.interactiveshell import InteractiveShell
 
@@ -64,21 +65,26 @@ def timed(fn) -> float:
 
 def magic_overhead(ip, raw, job: str, repeat: int) -> dict:
     pairs = {
-        "list_jobs": (lambda: ip.run_line_magic("flare", "list_jobs"), lambda: raw.list_jobs()),
+        "list_jobs": (
+            lambda: ip.run_line_magic("flare", "list_jobs"),
+            lambda: raw.list_jobs(),
+            lambda: pd.DataFrame(raw.list_jobs()),
+        ),
         "get_job_meta": (lambda: ip.run_line_magic("flare", f"get_job_meta {job}"), lambda: raw.get_job_meta(job)),
     }
     out = {}
-    for name, (ours, base) in pairs.items():
-        ours(), base()  # warm
-        t_ours, t_base = [], []
+    for name, (ours, base, *frame) in pairs.items():
+        calls = [ours, base, *frame]
+        times: list[list[float]] = [[] for _ in calls]
+        for fn in calls:  # warm
+            fn()
         for _ in range(repeat):
-            t_ours.append(timed(ours))
-            t_base.append(timed(base))
-        out[name] = {
-            "magic_ms": statistics.median(t_ours) * 1000,
-            "raw_ms": statistics.median(t_base) * 1000,
-            "ratio": statistics.median(t_ours) / statistics.median(t_base),
-        }
+            for fn, t in zip(calls, times, strict=True):
+                t.append(timed(fn))
+        magic, raw_ms = statistics.median(times[0]), statistics.median(times[1])
+        out[name] = {"magic_ms": magic * 1000, "raw_ms": raw_ms * 1000, "ratio": magic / raw_ms}
+        if frame:
+            out[name]["raw_and_pandas_frame_ms"] = statistics.median(times[2]) * 1000
     return out
 
 
@@ -153,7 +159,12 @@ def main() -> int:
         for op, v in r.items():
             print(
                 f"{jobs_on_server:>4} jobs  %flare {op:<13} {v['magic_ms']:7.2f} ms  raw {v['raw_ms']:7.2f} ms  "
-                f"ratio {v['ratio']:.3f}x"
+                f"ratio {v['ratio']:.3f}x (+{v['magic_ms'] - v['raw_ms']:.2f} ms)"
+                + (
+                    f"; raw + pandas.DataFrame(records) {v['raw_and_pandas_frame_ms']:.2f} ms"
+                    if "raw_and_pandas_frame_ms" in v
+                    else ""
+                )
             )
     for n, r in results["poller"].items():
         print(

@@ -72,7 +72,7 @@ nothing of ours. Known differences:
   arrives just after its logout (its last job log, streamed as it stops) makes NVFlare re-activate it (every release,
   ``ClientManager``: "Re-activate the client"), listed until the server's heartbeat timeout (600 s) although its
   process has ended, so NVFlare's wait fails. ``RawSession._wait_for_clients_shutdown`` also ends for a listed client
-  that sends no heartbeat (``ClientsStopping``).
+  that sends no heartbeat (``ClientHeartbeats``).
 * Users with roles in the embedded system: ``nvflare poc add-user {org_admin,lead,member} EMAIL --org ORG`` adds one
   to a prepared (even running) POC in newer releases (2.9: ``poc_user_roles``); before, admins are participants of
   the project file that ``nvflare poc prepare`` provisions. NVFlare's default authorization policy (what provisioning
@@ -228,11 +228,11 @@ class RawSession(_api.Session):
 
     def _wait_for_clients_shutdown(self, client_names, timeout: float):
         """NVFlare's wait at the end of ``shutdown("client", ...)`` (2.9), which also ends for a client the server
-        lists only because NVFlare re-activated it after its logout (``ClientsStopping``); NVFlare's error when a
+        lists only because NVFlare re-activated it after its logout (``ClientHeartbeats``); NVFlare's error when a
         client really stays up."""
         timeout = self._validate_state_change_timeout(timeout)
         deadline = time.monotonic() + timeout
-        stopping = ClientsStopping(client_names)
+        stopping = ClientHeartbeats(client_names)
         while True:
             now = time.monotonic()
             up = stopping.still_up(self._client_last_connect_times(), now)  # NVFlare's own {name: time} of all
@@ -337,20 +337,22 @@ HAS_STATE_CHANGE_WAIT = "timeout" in inspect.signature(RawSession.restart).param
 STOPPED_CLIENT_SILENCE = 20.0
 
 
-class ClientsStopping:
-    """Which of the clients asked to shut down (all listed ones when ``names`` is empty) are still up, from the
-    server's listings (``{name: last_connect_time}``) taken at times ``now`` (this machine's monotonic clock, so the
-    server's clock may differ): a client is down once it is not listed, or once its ``last_connect_time`` has not
-    moved for ``silence`` seconds of ours: no heartbeat came, it is a client NVFlare re-activated when a last
-    message arrived after its logout."""
+class ClientHeartbeats:
+    """Which listed clients (of ``names``, all when it is empty) still send heartbeats, from the server's listings
+    (``{name: last_connect_time}``) taken at times ``now`` (this machine's monotonic clock, so the server's clock may
+    differ). A client whose ``last_connect_time`` has not moved for ``silence`` seconds of ours sends none: it has
+    stopped (killed, or shut down and re-activated by NVFlare when a last message arrived after its logout) or
+    cannot reach the server, yet NVFlare lists it until its heartbeat timeout (600 s by default)."""
 
     def __init__(self, names=None, silence: float = STOPPED_CLIENT_SILENCE):
         self.names = set(names or [])
         self.silence = silence
         self._since: dict[str, tuple] = {}  # name -> (its last_connect_time, when we first saw that value)
 
-    def still_up(self, listed: dict, now: float) -> set:
-        up = set()
+    def silent(self, listed: dict, now: float) -> dict[str, float]:
+        """{name: seconds we have seen no heartbeat from it} for the listed clients silent ``silence`` seconds or
+        more (at least that long: the count starts at the first listing that showed its last heartbeat)."""
+        quiet = {}
         for name, last_connect in listed.items():
             if self.names and name not in self.names:
                 continue
@@ -358,9 +360,13 @@ class ClientsStopping:
             if seen is None or seen[0] != last_connect:
                 self._since[name] = (last_connect, now)
             elif now - seen[1] >= self.silence:
-                continue
-            up.add(name)
-        return up
+                quiet[name] = now - seen[1]
+        return quiet
+
+    def still_up(self, listed: dict, now: float) -> set:
+        """The listed clients (of ``names``) that still send heartbeats."""
+        quiet = self.silent(listed, now)
+        return {n for n in listed if (not self.names or n in self.names) and n not in quiet}
 
 
 def state_change_wait(timeout: float) -> dict:

@@ -1,4 +1,5 @@
-"""The clients panel: connected clients, when each last connected, what job each runs; env, restart, shutdown."""
+"""The clients panel: connected clients, whether each still sends heartbeats, when each last connected, what job
+each runs; env, restart, shutdown."""
 
 from __future__ import annotations
 
@@ -7,14 +8,20 @@ import time
 import ipywidgets as w
 import pandas as pd
 
-from .. import frames, render
+from .. import compat, frames, render
 from ..connection import session as current_session
 from ._base import Confirm, LiveWidget, button
 
+_now = time.monotonic  # the clock of the heartbeat count (a test turns it)
 
-def clients_table(clients: pd.DataFrame, job_status: pd.DataFrame) -> pd.DataFrame:
-    """One row per connected client: name, last_connect_time, and the jobs it runs (pure)."""
+
+def clients_table(clients: pd.DataFrame, job_status: pd.DataFrame, silent: dict | None = None) -> pd.DataFrame:
+    """One row per client the server lists: name, state ('connected', or 'silent N s' for one that has sent no
+    heartbeat for N seconds: ``compat.ClientHeartbeats``), last_connect_time, and the jobs it runs (pure)."""
+    silent = silent or {}
     out = clients.copy()
+    states = ["connected" if str(n) not in silent else f"silent {silent[str(n)]:.0f} s" for n in out["name"]]
+    out.insert(1, "state", pd.array(states, dtype="string"))
     jobs = {}
     if len(job_status) and "client_name" in job_status.columns:
         for client, group in job_status.groupby("client_name", observed=True):
@@ -33,6 +40,7 @@ class ClientsPanel(LiveWidget):
         self.frame = clients_table(frames.clients_frame([]), frames.client_job_status_frame([]))
         self._last = 0.0
         self._refresh_pending = True
+        self._heartbeats = compat.ClientHeartbeats()
         self.table = w.HTML()
         self.refresh_button = button("Refresh", icon="refresh")
         self.auto = w.Checkbox(
@@ -69,15 +77,21 @@ class ClientsPanel(LiveWidget):
             return
         self._refresh_pending = False
         self._last = time.monotonic()
-        clients = frames.clients_frame(session.get_connected_client_list())
+        listed = session.get_connected_client_list()
+        silent = self._heartbeats.silent({c.name: c.last_connect_time for c in listed}, _now())
+        clients = frames.clients_frame(listed)
         status = (
             frames.client_job_status_frame(session.get_client_job_status())
             if len(clients)
             else frames.client_job_status_frame([])
         )
-        self.frame = clients_table(clients, status)
+        self.frame = clients_table(clients, status, silent)
         self.poll_succeeded()
-        self.table.value = render.frame_html(self.frame) if len(self.frame) else render.note("no client is connected")
+        self.table.value = (
+            render.frame_html(self.frame) + (render.note(silence_note(silent)) if silent else "")
+            if len(self.frame)
+            else render.note("no client is connected")
+        )
         names = [str(n) for n in self.frame["name"]]
         current = self.select.value
         self.select.options = names
@@ -139,6 +153,16 @@ class ClientsPanel(LiveWidget):
     def _show(self, html: str) -> None:
         self.clear_banner()
         self.detail.value = html
+
+
+def silence_note(silent: dict) -> str:
+    """One sentence on the clients that send no heartbeat."""
+    names = ", ".join(sorted(silent))
+    some = "has" if len(silent) == 1 else "have"
+    return (
+        f"{names} {some} sent no heartbeat for {min(silent.values()):.0f} s or more: stopped or unable to reach the "
+        "server (NVFlare lists a client until its heartbeat timeout, 10 minutes by default)"
+    )
 
 
 def clients_panel(poller=None) -> ClientsPanel:

@@ -329,6 +329,12 @@ def test_a_killed_client_leaves_the_clients_panel_and_a_job_needing_it_waits(liv
                 # the server only drops a silent client after its heartbeat timeout (600 s in a POC): watch 3 ticks
                 wait_for(lambda: probe.ticks_after(t_kill + 0.5) >= 3, timeout=60)
                 still_listed = "site-2" in names()
+                # listed, but shown for what it is once two heartbeat intervals passed without one
+                state = lambda: dict(zip(panel.frame["name"], panel.frame["state"], strict=True))  # noqa: E731
+                wait_for(lambda: state().get("site-2", "").startswith("silent"), timeout=60)
+                t_silent = time.monotonic()
+                assert state()["site-1"] == "connected"
+                assert "site-2 has sent no heartbeat for" in panel.table.value and panel.message == ""
                 t_remove = time.monotonic()
                 remove_client(poc_system, "site-2")  # what an operator does: the server forgets it at once
                 wait_for(lambda: names() == {"site-1"} and panel.message == "", timeout=60)
@@ -360,7 +366,8 @@ def test_a_killed_client_leaves_the_clients_panel_and_a_job_needing_it_waits(liv
         assert after[job] == ("needs-two", "FINISHED:COMPLETED")
         figure(
             f"client site-2 killed: still listed by the server {'after' if still_listed else 'within'} 3 ticks "
-            f"({t_remove - t_kill:.1f} s, heartbeat timeout); after remove_client the panel dropped it in "
+            f"(heartbeat timeout), shown as silent in the panel after {t_silent - t_kill:.1f} s; "
+            f"after remove_client the panel dropped it in "
             f"{t_gone - t_remove:.1f} s; released watchdog -> site-2 back in the panel in {t_back - t_release:.1f} s; "
             f"panel banners during the fault: {panel_banners.messages('panel') or 'none'}"
         )

@@ -402,20 +402,20 @@ def test_nvflares_printed_tracebacks_go_to_the_log_not_the_cell(name, capsys, ca
 
 # -- shutting down clients: the wait that also ends for a client NVFlare re-activated after its logout -------------
 def test_a_client_no_longer_listed_has_stopped():
-    stopping = compat.ClientsStopping(["site-2"])
+    stopping = compat.ClientHeartbeats(["site-2"])
     assert stopping.still_up({"site-1": 100.0, "site-2": 100.0}, now=0.0) == {"site-2"}
     assert stopping.still_up({"site-1": 110.0}, now=1.0) == set()
 
 
 def test_a_client_that_sends_heartbeats_stays_up_however_long_we_wait():
-    stopping = compat.ClientsStopping(["site-2"])
+    stopping = compat.ClientHeartbeats(["site-2"])
     for second in range(0, 120):  # a heartbeat every 10 s moves its last_connect_time
         assert stopping.still_up({"site-2": 1000.0 + 10 * (second // 10)}, now=float(second)) == {"site-2"}
 
 
 def test_a_listed_client_without_heartbeats_has_stopped_after_two_of_their_intervals():
     # the server's log in such a case: "Client Name:site-2 left." then, 3 ms later, "Re-activate the client: site-2"
-    stopping = compat.ClientsStopping(["site-2"])
+    stopping = compat.ClientHeartbeats(["site-2"])
     ghost = {"site-1": 50.0, "site-2": 1000.0}
     assert stopping.still_up(ghost, now=0.0) == {"site-2"}
     assert stopping.still_up(ghost, now=compat.STOPPED_CLIENT_SILENCE - 0.5) == {"site-2"}
@@ -424,6 +424,6 @@ def test_a_listed_client_without_heartbeats_has_stopped_after_two_of_their_inter
 
 
 def test_without_names_every_listed_client_is_waited_for():
-    stopping = compat.ClientsStopping([])
+    stopping = compat.ClientHeartbeats([])
     assert stopping.still_up({"site-1": 1.0, "site-2": 2.0}, now=0.0) == {"site-1", "site-2"}
     assert stopping.still_up({"site-1": 1.0}, now=compat.STOPPED_CLIENT_SILENCE) == set()

@@ -8,6 +8,7 @@ then. Actions on finished jobs use tests/recordings/nvflare-2.9.0.json (tests/re
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
@@ -24,6 +25,7 @@ from flare_jupyter.metrics import AGGREGATED, ROUND_METRICS, ROUND_METRICS_READA
 from flare_jupyter.poller import Poller
 from flare_jupyter.progress import FileFollower, LogProgress
 from flare_jupyter.widgets import ClientsPanel, Dashboard, JobMonitor, JobsPanel, LogViewer, monitor
+from flare_jupyter.widgets import clients as clients_module
 from flare_jupyter.widgets.jobs import filter_jobs
 from flare_jupyter.widgets.logs import grep, merge_tail
 from record import HOSTILE
@@ -589,6 +591,62 @@ def test_the_clients_panel_after_a_tick():
     for site in CLIENTS:
         assert f"<td>{site}</td>" in panel.table.value
     assert "clients panel" in repr(panel) and all(site in repr(panel) for site in CLIENTS)
+
+
+class Heartbeating:
+    """The recorded session, but every client listed sends a heartbeat between two listings (its last_connect_time
+    moves on by NVFlare's 10 s interval), as live clients do."""
+
+    def __init__(self, raw):
+        self._raw, self.listings = raw, 0
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
+
+    def get_connected_client_list(self):
+        self.listings += 1
+        listed = [copy.copy(c) for c in self._raw.get_connected_client_list()]
+        for c in listed:
+            c.last_connect_time += 10.0 * self.listings
+        return listed
+
+
+def clients_panel_on(clock: list, monkeypatch, wrap=None) -> tuple[ClientsPanel, Poller]:
+    monkeypatch.setattr(clients_module, "_now", lambda: clock[0])
+    _raw, poller = replay(ACTIONS, sequence=False, wrap=wrap)
+    return ClientsPanel(poller=poller, every=0), poller
+
+
+def test_a_listed_client_that_sends_no_heartbeat_shows_as_silent(monkeypatch):
+    # the recording answers every listing alike: no last_connect_time moves, as for a killed client the server
+    # still lists (until its heartbeat timeout) or one NVFlare re-activated after its logout
+    clock = [1000.0]
+    panel, poller = clients_panel_on(clock, monkeypatch)
+    poller.tick()
+    assert list(panel.frame["state"]) == ["connected"] * len(CLIENTS)
+    assert "heartbeat" not in panel.table.value
+    clock[0] += compat.STOPPED_CLIENT_SILENCE - 1
+    poller.tick()
+    assert list(panel.frame["state"]) == ["connected"] * len(CLIENTS)
+    clock[0] += 1
+    poller.tick()
+    silent = f"silent {compat.STOPPED_CLIENT_SILENCE:.0f} s"
+    assert list(panel.frame["state"]) == [silent] * len(CLIENTS)
+    assert panel.frame["state"].dtype == "string"
+    assert f"{', '.join(sorted(CLIENTS))} have sent no heartbeat for 20 s or more" in panel.table.value
+    assert all(f"<td>{site}</td>" in panel.table.value for site in CLIENTS)  # still listed: still selectable
+    assert sorted(panel.select.options) == sorted(CLIENTS)
+    assert silent in repr(panel)
+
+
+def test_clients_that_send_heartbeats_stay_connected(monkeypatch):
+    clock = [1000.0]
+    panel, poller = clients_panel_on(clock, monkeypatch, wrap=Heartbeating)
+    for _ in range(12):  # two minutes of listings, 10 s apart
+        poller.tick()
+        clock[0] += 10.0
+    assert list(panel.frame["state"]) == ["connected"] * len(CLIENTS)
+    assert "heartbeat" not in panel.table.value
 
 
 # -- the log viewer ------------------------------------------------------------------------------------------------
