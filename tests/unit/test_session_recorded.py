@@ -423,6 +423,30 @@ def test_a_listed_client_without_heartbeats_has_stopped_after_two_of_their_inter
     assert compat.STOPPED_CLIENT_SILENCE >= 2 * 10.0  # NVFlare's heart_beat_interval
 
 
+def test_a_client_with_a_longer_heartbeat_interval_is_silent_only_after_two_of_its_own():
+    # seen moving by 60 s at our second 10: the site's heart_beat_interval is 60 s (before a move is seen, NVFlare's
+    # default of 10 s is assumed: a panel opened on such a site may call it silent until its next heartbeat)
+    heartbeats = compat.ClientHeartbeats(["site-1"])
+    for second in range(0, 130):
+        beat = 1000.0 if second < 10 else 1060.0
+        assert heartbeats.still_up({"site-1": beat}, now=float(second)) == {"site-1"}
+    assert heartbeats.silent({"site-1": 1060.0}, now=130.0) == {"site-1": 120.0}
+
+
+def test_one_outage_does_not_make_a_client_silent_only_after_ten_minutes():
+    heartbeats = compat.ClientHeartbeats(["site-1"])
+    second, beat = 0, 1000.0
+    for gap in (10, 10, 300, 10):  # killed for 5 minutes, then back: its usual gap stays 10 s
+        for _ in range(gap):
+            heartbeats.silent({"site-1": beat}, now=float(second))
+            second += 1
+        beat += gap
+    assert heartbeats.silent({"site-1": beat}, now=float(second)) == {}
+    assert heartbeats.silent({"site-1": beat}, now=second + compat.STOPPED_CLIENT_SILENCE) == {
+        "site-1": compat.STOPPED_CLIENT_SILENCE
+    }
+
+
 def test_without_names_every_listed_client_is_waited_for():
     stopping = compat.ClientHeartbeats([])
     assert stopping.still_up({"site-1": 1.0, "site-2": 2.0}, now=0.0) == {"site-1", "site-2"}
