@@ -25,11 +25,11 @@ except ImportError:  # pragma: no cover - depends on the pandas release
     _dicts_to_array = _convert_object_array = None
 try:  # wraps datetime64 values in a DatetimeArray of a given dtype as they are (``pandas.array`` checks them again:
     # 0.2 ms for a one-job listing right after NVFlare's call, a sixth of what ``pandas.DataFrame(records)`` costs)
-    from pandas.arrays import DatetimeArray as _DatetimeArray
+    from pandas.arrays import DatetimeArray
 
-    _wrap_utc = functools.partial(_DatetimeArray._simple_new, dtype=pd.DatetimeTZDtype("us", "UTC"))
+    _wrap_datetimes = DatetimeArray._simple_new
 except (ImportError, AttributeError):  # pragma: no cover - depends on the pandas release
-    _wrap_utc = None
+    _wrap_datetimes = None
 
 JOB_COLUMNS = ["job_id", "name", "status", "submit_time", "start_time", "duration", "study"]
 NESTED_COLUMNS = ["target", "component", "key", "value"]
@@ -178,9 +178,9 @@ def _times(values) -> pd.api.extensions.ExtensionArray:
 
 def _utc(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """``datetime64[us]`` values (UTC) as a UTC datetime array."""
-    if _wrap_utc is not None:
+    if _wrap_datetimes is not None:
         try:
-            return _wrap_utc(values)
+            return _wrap_datetimes(values, dtype=_UTC)
         except (TypeError, ValueError):  # pragma: no cover - a pandas whose private constructor changed
             pass
     return pd.array(values, dtype=_UTC)

@@ -306,3 +306,14 @@ def test_a_large_detailed_listing_reads_its_other_fields_as_pandas_does(answers,
     pd.testing.assert_frame_equal(df[extra], pd.DataFrame(jobs)[extra])
     small = frames.jobs_frame(jobs[:2])
     pd.testing.assert_frame_equal(df[frames.JOB_COLUMNS].head(2), small[frames.JOB_COLUMNS])
+
+
+def test_times_read_the_same_through_the_public_constructor(answers, monkeypatch):
+    # frames wraps the read times in pandas' DatetimeArray as they are (a private constructor); a pandas without it
+    # goes through pandas.array: the same frame either way
+    jobs = answers("list_jobs", detailed=True)[-1]
+    wrapped = frames.jobs_frame(jobs)
+    monkeypatch.setattr(frames, "_wrap_datetimes", None)
+    public = frames.jobs_frame(jobs)
+    pd.testing.assert_frame_equal(wrapped, public)
+    assert is_utc(public["submit_time"]) and public["submit_time"].notna().all()
