@@ -95,7 +95,6 @@ import logging
 import os
 import re
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -343,16 +342,17 @@ class ClientHeartbeats:
     """Which listed clients (of ``names``, all when it is empty) still send heartbeats, from the server's listings
     (``{name: last_connect_time}``) taken at times ``now`` (this machine's monotonic clock, so the server's clock may
     differ). A client whose ``last_connect_time`` has not moved for ``silence`` seconds of ours, or for twice the
-    usual gap between its heartbeats (the median of the last five: a site configured with a longer
-    ``heart_beat_interval``; one outage does not count as usual), sends none: it has stopped (killed, or shut down
-    and re-activated by NVFlare when a last message arrived after its logout) or cannot reach the server, yet NVFlare
-    lists it until its heartbeat timeout (600 s by default)."""
+    shortest of the last five moves we saw (a site configured with a longer ``heart_beat_interval``; an outage does
+    not count, and listings further apart than its heartbeats stretch the wait to twice theirs), sends none: it has
+    stopped (killed, or shut down and re-activated by NVFlare when a last message arrived after its logout) or cannot
+    reach the server, yet NVFlare lists it until its heartbeat timeout (600 s by default). Before a move was seen,
+    NVFlare's default interval (10 s) is assumed. A time that is not a number is not judged."""
 
     def __init__(self, names=None, silence: float = STOPPED_CLIENT_SILENCE):
         self.names = set(names or [])
         self.silence = silence
         self._since: dict[str, tuple] = {}  # name -> (its last_connect_time, when we first saw that value)
-        self._gaps: dict[str, collections.deque] = {}  # name -> the last gaps between its heartbeats (server seconds)
+        self._gaps: dict[str, collections.deque] = {}  # name -> its last moves (server seconds)
 
     def silent(self, listed: dict, now: float) -> dict[str, float]:
         """{name: seconds we have seen no heartbeat from it} for the listed clients silent that long (at least: the
@@ -361,12 +361,14 @@ class ClientHeartbeats:
         for name, last_connect in listed.items():
             if self.names and name not in self.names:
                 continue
+            if not isinstance(last_connect, (int, float)):
+                continue
             seen = self._since.get(name)
             if seen is None or seen[0] != last_connect:
-                if seen is not None and isinstance(last_connect, (int, float)) and isinstance(seen[0], (int, float)):
+                if seen is not None:
                     self._gaps.setdefault(name, collections.deque(maxlen=5)).append(last_connect - seen[0])
                 self._since[name] = (last_connect, now)
-            elif now - seen[1] >= max(self.silence, 2 * statistics.median(self._gaps.get(name) or [0.0])):
+            elif now - seen[1] >= max(self.silence, 2 * min(self._gaps.get(name) or [0.0])):
                 quiet[name] = now - seen[1]
         return quiet
 

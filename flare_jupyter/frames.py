@@ -181,7 +181,7 @@ def _utc(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
     if _wrap_datetimes is not None:
         try:
             return _wrap_datetimes(values, dtype=_UTC)
-        except (TypeError, ValueError):  # pragma: no cover - a pandas whose private constructor changed
+        except (TypeError, ValueError, AssertionError):  # pragma: no cover - its private constructor changed
             pass
     return pd.array(values, dtype=_UTC)
 

@@ -77,8 +77,9 @@ class ClientsPanel(LiveWidget):
             return
         self._refresh_pending = False
         self._last = time.monotonic()
-        listed = session.get_connected_client_list()
-        silent = self._heartbeats.silent({c.name: c.last_connect_time for c in listed}, _now())
+        listed = session.get_connected_client_list() or []
+        times = {str(getattr(c, "name", "")): getattr(c, "last_connect_time", None) for c in listed}
+        silent = self._heartbeats.silent(times, _now())
         clients = frames.clients_frame(listed)
         status = (
             frames.client_job_status_frame(session.get_client_job_status())
@@ -88,7 +89,7 @@ class ClientsPanel(LiveWidget):
         self.frame = clients_table(clients, status, silent)
         self.poll_succeeded()
         self.table.value = (
-            render.frame_html(self.frame) + (render.note(silence_note(silent)) if silent else "")
+            render.frame_html(self.frame) + silence_note(silent)
             if len(self.frame)
             else render.note("no client is connected")
         )
@@ -156,12 +157,14 @@ class ClientsPanel(LiveWidget):
 
 
 def silence_note(silent: dict) -> str:
-    """One sentence on the clients that send no heartbeat."""
-    names = ", ".join(sorted(silent))
+    """One line (HTML) on the clients that send no heartbeat; nothing when every client does."""
+    if not silent:
+        return ""
+    names = ", ".join(render.isolated(n) for n in sorted(silent))
     some = "has" if len(silent) == 1 else "have"
     return (
-        f"{names} {some} sent no heartbeat for {min(silent.values()):.0f} s or more: stopped or unable to reach the "
-        "server (NVFlare lists a client until its heartbeat timeout, 10 minutes by default)"
+        f"<i>{names} {some} sent no heartbeat for {min(silent.values()):.0f} s or more: stopped or unable to reach "
+        "the server (NVFlare lists a client until its heartbeat timeout, 10 minutes by default)</i>"
     )
 
 

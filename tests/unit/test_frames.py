@@ -311,6 +311,7 @@ def test_a_large_detailed_listing_reads_its_other_fields_as_pandas_does(answers,
 def test_times_read_the_same_through_the_public_constructor(answers, monkeypatch):
     # frames wraps the read times in pandas' DatetimeArray as they are (a private constructor); a pandas without it
     # goes through pandas.array: the same frame either way
+    assert frames._wrap_datetimes is not None  # the pandas installed here has it
     jobs = answers("list_jobs", detailed=True)[-1]
     wrapped = frames.jobs_frame(jobs)
     monkeypatch.setattr(frames, "_wrap_datetimes", None)

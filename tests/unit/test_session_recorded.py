@@ -447,6 +447,12 @@ def test_one_outage_does_not_make_a_client_silent_only_after_ten_minutes():
     }
 
 
+def test_a_client_listed_without_a_time_is_not_judged():
+    heartbeats = compat.ClientHeartbeats()
+    assert heartbeats.silent({"site-1": None}, now=0.0) == {}
+    assert heartbeats.silent({"site-1": None}, now=10 * compat.STOPPED_CLIENT_SILENCE) == {}
+
+
 def test_without_names_every_listed_client_is_waited_for():
     stopping = compat.ClientHeartbeats([])
     assert stopping.still_up({"site-1": 1.0, "site-2": 2.0}, now=0.0) == {"site-1", "site-2"}

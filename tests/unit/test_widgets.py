@@ -633,10 +633,18 @@ def test_a_listed_client_that_sends_no_heartbeat_shows_as_silent(monkeypatch):
     silent = f"silent {compat.STOPPED_CLIENT_SILENCE:.0f} s"
     assert list(panel.frame["state"]) == [silent] * len(CLIENTS)
     assert panel.frame["state"].dtype == "string"
-    assert f"{', '.join(sorted(CLIENTS))} have sent no heartbeat for 20 s or more" in panel.table.value
+    names = ", ".join(f"<bdi>{site}</bdi>" for site in sorted(CLIENTS))
+    assert f"{names} have sent no heartbeat for 20 s or more" in panel.table.value
     assert all(f"<td>{site}</td>" in panel.table.value for site in CLIENTS)  # still listed: still selectable
     assert sorted(panel.select.options) == sorted(CLIENTS)
     assert silent in repr(panel)
+
+
+def test_the_silence_note_escapes_and_isolates_client_names():
+    note = clients_module.silence_note({HOSTILE: 25.0})
+    assert "<img" not in note and render.esc(HOSTILE) in note
+    assert note.startswith(f"<i><bdi>{render.esc(HOSTILE)}</bdi> has sent no heartbeat for 25 s or more")
+    assert clients_module.silence_note({}) == ""
 
 
 def test_clients_that_send_heartbeats_stay_connected(monkeypatch):
