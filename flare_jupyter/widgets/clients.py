@@ -12,7 +12,7 @@ from .. import compat, frames, render
 from ..connection import session as current_session
 from ._base import Confirm, LiveWidget, button
 
-_now = time.monotonic  # the clock of the heartbeat count (a test turns it)
+_now = time.monotonic  # the panel's clock: its refreshes and the heartbeat count (a test turns it)
 
 
 def clients_table(clients: pd.DataFrame, job_status: pd.DataFrame, silent: dict | None = None) -> pd.DataFrame:
@@ -72,14 +72,15 @@ class ClientsPanel(LiveWidget):
         self._poller.wake()
 
     def update(self, session, snapshot) -> None:
-        due = self.auto.value and time.monotonic() - self._last >= self.every
+        now = _now()
+        due = self.auto.value and now - self._last >= self.every
         if not (due or self._refresh_pending):
             return
         self._refresh_pending = False
-        self._last = time.monotonic()
+        self._last = now
         listed = session.get_connected_client_list() or []
         times = {str(getattr(c, "name", "")): getattr(c, "last_connect_time", None) for c in listed}
-        silent = self._heartbeats.silent(times, _now())
+        silent = self._heartbeats.silent(times, now)
         clients = frames.clients_frame(listed)
         status = (
             frames.client_job_status_frame(session.get_client_job_status())
