@@ -30,7 +30,10 @@ nothing of ours. Known differences:
 * ``show_errors`` answers ``"No Error"`` for a clean server and ``{}`` for a clean client.
 * ``submit_job`` zips the job folder into the temporary folder and removes the zip once uploaded: a submission the
   server refuses before the upload (no meta.json, a user who may not submit) or an interrupted one leaves it there,
-  in every release (one per refusal, up to megabytes): ``RawSession.submit_job`` removes it.
+  in every release (one per refusal, up to megabytes): ``RawSession.submit_job`` removes it. Which file is the
+  call's own is recorded as NVFlare makes it (``file_transfer.zip_directory_to_file``, wrapped to note it for the
+  calling thread): the temporary folder is shared by every process on the machine, and another submission of a
+  folder of the same name may be uploading its own zip from there at the same moment.
 * Admin startup kits: ``fed_admin.json`` names the server as ``admin.host``/``admin.port`` from 2.7; before, an
   overseer agent's ``sp_end_point`` (``host:fl_port:admin_port``) says where it is (``admin_endpoint`` reads both).
 * POC provisioning: while the HA overseer exists (up to 2.6) the project file's builders take its arguments (the
@@ -97,16 +100,17 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import uuid
-import zipfile
 from importlib import metadata
 from pathlib import Path
 
 import yaml
 from nvflare.fuel.flare_api import api_spec as _spec
 from nvflare.fuel.flare_api import flare_api as _api
+from nvflare.fuel.hci.client import file_transfer as _file_transfer
 from nvflare.fuel.hci.cmd_arg_utils import validate_file_string, validate_required_target_string
 from packaging.version import Version
 
@@ -250,7 +254,7 @@ class RawSession(_api.Session):
         """NVFlare's ``submit_job``, leaving nothing behind: NVFlare zips the job folder into a uuid-named file in
         the temporary folder and removes it once uploaded, so a submission refused before the upload (no meta.json,
         a user who may not submit) or interrupted left it there, in every release (``unsent_uploads_removed``)."""
-        with unsent_uploads_removed(job_definition_path):
+        with unsent_uploads_removed():
             return super().submit_job(job_definition_path, *args, **kwargs)
 
     submit_job.__signature__ = inspect.signature(_api.Session.submit_job)  # NVFlare's own, per release
@@ -297,26 +301,37 @@ class RawSession(_api.Session):
             return super().grep_target(target, options, pattern, file)
 
 
+#: The zips NVFlare made for the calling thread's ``submit_job`` while it runs (``unsent_uploads_removed``).
+_uploads = threading.local()
+_zip_directory_to_file = _file_transfer.zip_directory_to_file
+_ZIP_PARAMETERS = inspect.signature(_zip_directory_to_file)
+
+
+def _zip_noted(*args, **kwargs):
+    """NVFlare's ``zip_directory_to_file(root_dir, folder_name, output_file)``, as its ``submit_job`` calls it,
+    noting the zip it writes (the third parameter) for the calling thread."""
+    made = getattr(_uploads, "made", None)
+    if made is not None:
+        made.append(list(_ZIP_PARAMETERS.bind(*args, **kwargs).arguments.values())[2])
+    return _zip_directory_to_file(*args, **kwargs)
+
+
+_file_transfer.zip_directory_to_file = _zip_noted  # every release zips through this module's name for it
+
+
 @contextlib.contextmanager
-def unsent_uploads_removed(folder):
-    """Around a ``submit_job`` of ``folder``: a zip of that folder which NVFlare left in the temporary folder (a
-    uuid-named file made during the call, whose entries are all the folder's) is removed at the end."""
-    tmp = tempfile.gettempdir()
-    prefix = os.path.basename(os.path.normpath(os.fspath(folder))) + "/"
-    before = set(os.listdir(tmp))
+def unsent_uploads_removed():
+    """Around a ``submit_job``: the zip NVFlare made for it, if NVFlare left it in the temporary folder (refused
+    before the upload, interrupted), is removed at the end; zips of other submissions are never touched."""
+    outer = getattr(_uploads, "made", None)
+    _uploads.made = made = []
     try:
         yield
     finally:
-        for name in set(os.listdir(tmp)) - before:
-            path = os.path.join(tmp, name)
-            try:
-                if JOB_ID.fullmatch(name) and zipfile.is_zipfile(path):
-                    with zipfile.ZipFile(path) as zipped:
-                        ours = all(entry.startswith(prefix) for entry in zipped.namelist())
-                    if ours:
-                        os.remove(path)
-            except OSError:  # removed meanwhile by NVFlare itself (the upload went ahead), or not readable
-                continue
+        _uploads.made = outer
+        for path in made:
+            with contextlib.suppress(FileNotFoundError):  # NVFlare removed it itself: it was uploaded
+                os.remove(path)
 
 
 #: A job id as the server makes them (a UUID); the job's submitter as its meta names them (every release).

@@ -17,6 +17,7 @@ refusals know what each user may do.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -56,8 +57,43 @@ def default_root() -> Path:
     return Path(base) / "flare-jupyter" / "poc"
 
 
+#: Where this machine's OS picks the local port of an outgoing connection (and of a bind to port 0).
+EPHEMERAL_PORTS_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PORT = 20000  # below: ports that well-known services tend to use
+
+
+def ephemeral_ports() -> range:
+    """The ports the OS hands out by itself: the kernel's setting on Linux, else the IANA range (macOS, Windows)."""
+    try:
+        low, high = (int(word) for word in EPHEMERAL_PORTS_FILE.read_text().split())
+    except (OSError, ValueError):
+        low, high = 49152, 65535
+    return range(low, high + 1)
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_ports(n: int) -> list[int]:
-    """``n`` distinct TCP ports that are free on this machine right now."""
+    """``n`` distinct TCP ports that are free on this machine right now, chosen outside the range the OS hands out
+    by itself: one from that range could be taken, in the seconds before the server binds it, by any process's
+    outgoing connection or port-0 bind (a Jupyter kernel's, another embedded system's). Falls back to ports the OS
+    picks when no other range is left."""
+    taken = ephemeral_ports()
+    candidates = [p for p in range(_LOWEST_PORT, 65536) if p not in taken]
+    random.shuffle(candidates)
+    ports = []
+    for port in candidates[:200]:
+        if _bindable(port):
+            ports.append(port)
+            if len(ports) == n:
+                return ports
     socks = []
     try:
         for _ in range(n):
@@ -400,12 +436,15 @@ class PocSystem:
     def wait_ready(
         self, timeout: float, progress=None, starting: list[str] | None = None, since: float | None = None
     ) -> None:
-        """Poll until the admin port answers and every client is connected; on failure, say which part failed
-        and show the tail of its log. ``starting``: the participants just launched (default all), whose exit
-        during the wait is a failure. ``since``: when they were launched (``time.time()``); a starting client
-        counts once the server saw it connect after that: a client shut down just before can still be listed
-        (NVFlare re-activates one whose last message arrives after its logout, until its heartbeat timeout)."""
+        """Poll until the admin port answers and the starting clients are connected (every client, when the whole
+        system starts); on failure, say which part failed and show the tail of its log. ``starting``: the
+        participants just launched (default all), whose exit during the wait is a failure; the server alone is
+        ready once it answers (a client that is down, e.g. shut down, is not waited for). ``since``: when they
+        were launched (``time.time()``); a starting client counts once the server saw it connect after that: a
+        client shut down just before can still be listed (NVFlare re-activates one whose last message arrives
+        after its logout, until its heartbeat timeout)."""
         starting = set(starting or self.participants)
+        awaited = [c for c in self.clients if c in starting]
         deadline = time.monotonic() + timeout
         raw, last_error, seen = None, "", set()
         try:
@@ -427,7 +466,8 @@ class PocSystem:
                     seen = {c.name for c in raw.get_connected_client_list() if _connected_since(c, starting, since)}
                     if progress:
                         progress(f"server up, clients connected: {len(seen & set(self.clients))}/{len(self.clients)}")
-                    if set(self.clients) <= seen:
+                    last_error = f"clients connected: {', '.join(sorted(seen)) or 'none'}"
+                    if set(awaited) <= seen:
                         self.ready_seconds = time.monotonic() - self.started_at
                         return
                 except FlareError:
@@ -441,7 +481,7 @@ class PocSystem:
                     raw.close()
                 except Exception:
                     pass
-        missing = [c for c in self.clients if c not in seen]
+        missing = [c for c in awaited if c not in seen]
         who = missing[0] if raw is not None and missing else "server"
         raise FlareError(
             f"the embedded system was not ready within {timeout:g} s ({who} not up; last: {last_error or 'none'}): "

@@ -5,7 +5,9 @@ Each participant runs under its ``startup/sub_start.sh``: a bash loop that wakes
 process (its ``pid.fl``) when it is gone, unless ``shutdown.fl`` exists. Holding that loop (SIGSTOP) keeps a killed
 participant down; releasing it (SIGCONT) lets the loop restart it by itself. The loop gives up after its fifth
 restart within 300 s of the previous one (``restart_count``), so a test session may restart one participant at most
-four times in a row: the server is restarted twice here, twice more by test_reconnect and test_widgets_live.
+four times in a row: the server is restarted twice here, once each by test_reconnect and test_operations_live (and
+from 2.9 a server restart restarts the clients too). A loop that gave up all the same has ended: ``health.restore``
+starts that participant again, the server first (ready once it answers), then each client.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import uuid
 from importlib import metadata
 from pathlib import Path
@@ -91,6 +92,44 @@ def test_a_refused_submission_leaves_no_zip_in_the_temporary_folder(s, tmp_path)
         s.submit_job(str(folder))
     assert not uploads_holding(Path(tempfile.gettempdir()), folder.name)
     assert s.list_jobs() is not None  # the session goes on
+
+
+def test_same_named_folders_submitted_at_once_each_upload_their_own_zip(s, jobs_dir):
+    """NVFlare zips each submission into the temporary folder, which every process on the machine shares: folders of
+    the same name submitted at the same moment (two notebooks, a notebook and a script, parallel tests) are each
+    uploaded from their own zip, none fails for another's, and no zip is left behind."""
+    name = f"same-name-{uuid.uuid4().hex[:8]}"
+    # min_clients=3 on a two-client system: accepted, never scheduled (nothing runs), aborted at the end
+    folders = [fj.examples.hello_numpy(jobs_dir / f"{name}-{i}", min_clients=3, name=name) for i in range(4)]
+    assert {os.path.basename(f) for f in folders} == {name}
+    sessions = [fj.KernelSession(s.kit, s.username, timeout=30.0) for _ in folders]
+    at_once = threading.Barrier(len(folders))
+    answers: list = [None] * len(folders)
+
+    def submit(i: int) -> None:
+        at_once.wait()
+        try:
+            answers[i] = sessions[i].submit_job(folders[i])
+        except Exception as e:  # noqa: BLE001 - what the user would have seen, asserted below
+            answers[i] = e
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(folders))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    try:
+        assert all(isinstance(a, str) and UUID.fullmatch(a) for a in answers), [str(a) for a in answers]
+        assert len(set(answers)) == len(folders)
+        submitted = {j["job_id"]: j["job_name"] for j in s.list_jobs()}
+        assert [submitted[a] for a in answers] == [name] * len(folders)
+    finally:
+        for a in answers:
+            if isinstance(a, str):
+                s.abort_job(a)
+        for each in sessions:
+            each.close()
+    assert not uploads_holding(Path(tempfile.gettempdir()), name)
 
 
 def test_live_stats_errors_status_and_app_command_of_a_running_job_then_abort(s, jobs_dir):

@@ -6,9 +6,12 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import os
 import sys
+import tempfile
 import threading
 import traceback
+import uuid
 
 import pytest
 from nvflare.apis.fl_exception import FLCommunicationError
@@ -457,3 +460,61 @@ def test_without_names_every_listed_client_is_waited_for():
     stopping = compat.ClientHeartbeats([])
     assert stopping.still_up({"site-1": 1.0, "site-2": 2.0}, now=0.0) == {"site-1", "site-2"}
     assert stopping.still_up({"site-1": 1.0}, now=compat.STOPPED_CLIENT_SILENCE) == set()
+
+
+# -- submit_job's zip in the machine's shared temporary folder ------------------------------------------------------
+def _zip_as_nvflare_does(folder) -> str:
+    """What NVFlare's submit_job does first: zip the job folder into a uuid-named file of the temporary folder,
+    through the name its file-transfer module calls (which compat notes for the calling thread)."""
+    from nvflare.fuel.hci.client import file_transfer
+
+    out_file = os.path.join(tempfile.gettempdir(), str(uuid.uuid4()))
+    file_transfer.zip_directory_to_file(str(folder.parent), folder.name, out_file)
+    return out_file
+
+
+def test_a_submission_removes_its_own_left_zip_and_never_another_submissions(tmp_path):
+    """Two submissions of folders with the same name at once (here two threads; two notebooks share the folder as
+    well): the one that ends first removes the zip NVFlare left for it, and the other's zip, still being uploaded,
+    stays until that one ends."""
+    folders = []
+    for side in ("a", "b"):
+        folder = tmp_path / side / "hello-numpy"
+        folder.mkdir(parents=True)
+        (folder / "meta.json").write_text("{}")
+        folders.append(folder)
+    b_zipped, a_ended = threading.Event(), threading.Event()
+    zips = {}
+
+    def b():
+        with compat.unsent_uploads_removed():
+            zips["b"] = _zip_as_nvflare_does(folders[1])
+            b_zipped.set()
+            assert a_ended.wait(10)
+            zips["b still there when a ended"] = os.path.exists(zips["b"])
+
+    other = threading.Thread(target=b)
+    other.start()
+    try:
+        with compat.unsent_uploads_removed():
+            zips["a"] = _zip_as_nvflare_does(folders[0])
+            assert b_zipped.wait(10)
+    finally:
+        a_ended.set()
+        other.join(10)
+    assert not os.path.exists(zips["a"])
+    assert zips["b still there when a ended"] is True
+    assert not os.path.exists(zips["b"])
+
+
+def test_a_zip_made_outside_a_submission_is_left_alone(tmp_path):
+    folder = tmp_path / "job"
+    folder.mkdir()
+    (folder / "meta.json").write_text("{}")
+    made = _zip_as_nvflare_does(folder)
+    try:
+        with compat.unsent_uploads_removed():
+            pass
+        assert os.path.exists(made)
+    finally:
+        os.remove(made)
