@@ -92,6 +92,7 @@ from __future__ import annotations
 import ast
 import collections
 import contextlib
+import functools
 import importlib.util
 import inspect
 import logging
@@ -303,10 +304,12 @@ class RawSession(_api.Session):
 
 #: The zips NVFlare made for the calling thread's ``submit_job`` while it runs (``unsent_uploads_removed``).
 _uploads = threading.local()
-_zip_directory_to_file = _file_transfer.zip_directory_to_file
+#: NVFlare's own function (not our wrapper of it, should this module be imported again, e.g. by ``%autoreload``)
+_zip_directory_to_file = inspect.unwrap(_file_transfer.zip_directory_to_file)
 _ZIP_PARAMETERS = inspect.signature(_zip_directory_to_file)
 
 
+@functools.wraps(_zip_directory_to_file)
 def _zip_noted(*args, **kwargs):
     """NVFlare's ``zip_directory_to_file(root_dir, folder_name, output_file)``, as its ``submit_job`` calls it,
     noting the zip it writes (the third parameter) for the calling thread."""
@@ -330,8 +333,12 @@ def unsent_uploads_removed():
     finally:
         _uploads.made = outer
         for path in made:
-            with contextlib.suppress(FileNotFoundError):  # NVFlare removed it itself: it was uploaded
+            try:
                 os.remove(path)
+            except FileNotFoundError:  # NVFlare removed it itself: it was uploaded
+                pass
+            except OSError as e:  # never fail a submission the server may have accepted over a leftover file
+                CHATTER.debug("could not remove the upload %s: %s", path, e)
 
 
 #: A job id as the server makes them (a UUID); the job's submitter as its meta names them (every release).

@@ -17,7 +17,6 @@ refusals know what each user may do.
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import signal
 import socket
@@ -57,43 +56,8 @@ def default_root() -> Path:
     return Path(base) / "flare-jupyter" / "poc"
 
 
-#: Where this machine's OS picks the local port of an outgoing connection (and of a bind to port 0).
-EPHEMERAL_PORTS_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
-_LOWEST_PORT = 20000  # below: ports that well-known services tend to use
-
-
-def ephemeral_ports() -> range:
-    """The ports the OS hands out by itself: the kernel's setting on Linux, else the IANA range (macOS, Windows)."""
-    try:
-        low, high = (int(word) for word in EPHEMERAL_PORTS_FILE.read_text().split())
-    except (OSError, ValueError):
-        low, high = 49152, 65535
-    return range(low, high + 1)
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("", port))
-        except OSError:
-            return False
-    return True
-
-
 def free_ports(n: int) -> list[int]:
-    """``n`` distinct TCP ports that are free on this machine right now, chosen outside the range the OS hands out
-    by itself: one from that range could be taken, in the seconds before the server binds it, by any process's
-    outgoing connection or port-0 bind (a Jupyter kernel's, another embedded system's). Falls back to ports the OS
-    picks when no other range is left."""
-    taken = ephemeral_ports()
-    candidates = [p for p in range(_LOWEST_PORT, 65536) if p not in taken]
-    random.shuffle(candidates)
-    ports = []
-    for port in candidates[:200]:
-        if _bindable(port):
-            ports.append(port)
-            if len(ports) == n:
-                return ports
+    """``n`` distinct TCP ports that are free on this machine right now."""
     socks = []
     try:
         for _ in range(n):

@@ -157,9 +157,9 @@ def test_shutdown_system_returns_and_the_session_says_the_system_is_gone(throwaw
     with pytest.raises(UsageError, match="the FLARE system was shut down"):
         flare("list_jobs")
     if front_end == "python":  # brought back one participant at a time: the server alone is ready once it answers
-        throwaway.start_participant("server")
-        assert not any(participant_processes(throwaway)["site-1"].values())  # not waited for: it is still down
-        throwaway.start_participant("site-1")
+        throwaway.start_participant("server", timeout=120)  # returns: its client, still down, is not waited for
+        assert not any(participant_processes(throwaway)["site-1"].values())
+        throwaway.start_participant("site-1", timeout=120)
         again = fj.connect(throwaway.kit, secure=throwaway.secure)
         assert {c.name for c in again.get_connected_client_list()} == {"site-1"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -79,7 +80,15 @@ def test_submit_monitor_list_and_meta_of_the_example_job(s, jobs_dir):
 
 def uploads_holding(folder: Path, name: str) -> list[Path]:
     """The uuid-named files in ``folder`` (NVFlare names an upload so) whose bytes hold ``name``."""
-    return [f for f in folder.iterdir() if UUID.match(f.name) and f.is_file() and name.encode() in f.read_bytes()]
+    found = []
+    for f in folder.iterdir():
+        if UUID.match(f.name):
+            try:
+                if name.encode() in f.read_bytes():
+                    found.append(f)
+            except OSError:  # a folder, or another worker's upload removed meanwhile
+                continue
+    return found
 
 
 def test_a_refused_submission_leaves_no_zip_in_the_temporary_folder(s, tmp_path):
@@ -102,7 +111,7 @@ def test_same_named_folders_submitted_at_once_each_upload_their_own_zip(s, jobs_
     # min_clients=3 on a two-client system: accepted, never scheduled (nothing runs), aborted at the end
     folders = [fj.examples.hello_numpy(jobs_dir / f"{name}-{i}", min_clients=3, name=name) for i in range(4)]
     assert {os.path.basename(f) for f in folders} == {name}
-    sessions = [fj.KernelSession(s.kit, s.username, timeout=30.0) for _ in folders]
+    sessions = [fj.KernelSession(s.kit, s.username, secure=s.secure, timeout=30.0) for _ in folders]
     at_once = threading.Barrier(len(folders))
     answers: list = [None] * len(folders)
 
@@ -114,21 +123,25 @@ def test_same_named_folders_submitted_at_once_each_upload_their_own_zip(s, jobs_
             answers[i] = e
 
     threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(folders))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
     try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads)
         assert all(isinstance(a, str) and UUID.fullmatch(a) for a in answers), [str(a) for a in answers]
         assert len(set(answers)) == len(folders)
         submitted = {j["job_id"]: j["job_name"] for j in s.list_jobs()}
         assert [submitted[a] for a in answers] == [name] * len(folders)
     finally:
-        for a in answers:
-            if isinstance(a, str):
-                s.abort_job(a)
+        for t in threads:  # a submission still under way is awaited, so that its job is aborted too
+            t.join(timeout=120)
         for each in sessions:
             each.close()
+        for job in s.list_jobs(name_prefix=name):
+            if job["status"] != "FINISHED:ABORTED":
+                with contextlib.suppress(Exception):
+                    s.abort_job(job["job_id"])
     assert not uploads_holding(Path(tempfile.gettempdir()), name)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import inspect
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -507,14 +509,44 @@ def test_a_submission_removes_its_own_left_zip_and_never_another_submissions(tmp
     assert not os.path.exists(zips["b"])
 
 
-def test_a_zip_made_outside_a_submission_is_left_alone(tmp_path):
+def test_a_zip_another_thread_makes_during_a_submission_is_left_alone(tmp_path):
+    """A zip of the same folder made by another thread, outside any submission, while this one runs (e.g. NVFlare's
+    admin console in the same process) is not this submission's."""
     folder = tmp_path / "job"
     folder.mkdir()
     (folder / "meta.json").write_text("{}")
-    made = _zip_as_nvflare_does(folder)
+    made = {}
+    other = threading.Thread(target=lambda: made.setdefault("zip", _zip_as_nvflare_does(folder)))
     try:
         with compat.unsent_uploads_removed():
-            pass
-        assert os.path.exists(made)
+            mine = _zip_as_nvflare_does(folder)
+            other.start()
+            other.join(10)
+        assert not os.path.exists(mine)
+        assert os.path.exists(made["zip"])
     finally:
-        os.remove(made)
+        with contextlib.suppress(KeyError, FileNotFoundError):
+            os.remove(made["zip"])
+
+
+def test_importing_compat_again_keeps_one_wrapper_around_nvflares_zip(tmp_path):
+    """``%autoreload`` or ``importlib.reload`` runs compat again: the zip is still made, and noted once (in a
+    process of its own: reloading compat here would give the other tests' objects stale classes)."""
+    folder = tmp_path / "job"
+    folder.mkdir()
+    (folder / "meta.json").write_text("{}")
+    script = f"""
+import importlib, inspect, os, tempfile, uuid
+from nvflare.fuel.hci.client import file_transfer
+import flare_jupyter.compat as compat
+importlib.reload(compat)
+assert inspect.unwrap(file_transfer.zip_directory_to_file).__module__ == "nvflare.fuel.utils.zip_utils"
+with compat.unsent_uploads_removed():
+    made = os.path.join(tempfile.gettempdir(), str(uuid.uuid4()))
+    file_transfer.zip_directory_to_file({str(folder.parent)!r}, "job", made)
+    assert compat._uploads.made == [made] and os.path.isfile(made)
+assert not os.path.exists(made)
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().endswith("ok"), done.stderr[-2000:]
