@@ -400,7 +400,15 @@ class ClientHeartbeats:
         return {n for n in listed if (not self.names or n in self.names) and n not in quiet}
 
 
-def state_change_wait(timeout: float) -> dict:
+#: How long ``%flare restart``/``shutdown`` and the clients panel wait for the change (where NVFlare waits). NVFlare's
+#: own default, 30 s, leaves little room over its watchdog (``sub_start.sh`` looks every 5 s, waits 5 s more before
+#: it kills the old process, looks again, then starts a new one): an idle embedded system's server restart took
+#: 16 s until both clients were back here, and on a busy 2-core CI machine the new server took over 30 s. The Python
+#: API keeps NVFlare's default (its signature); the front ends wait longer.
+STATE_CHANGE_TIMEOUT = 90.0
+
+
+def state_change_wait(timeout: float = STATE_CHANGE_TIMEOUT) -> dict:
     """The keyword arguments that make ``restart``/``shutdown`` wait up to ``timeout`` seconds, where they wait."""
     return {"timeout": timeout} if HAS_STATE_CHANGE_WAIT else {}
 

@@ -106,6 +106,10 @@ def server_said(exc: BaseException) -> str:
     return text
 
 
+#: NVFlare 2.9's words when ``restart``/``shutdown`` stopped waiting for the change it had asked for.
+_STATE_CHANGE_WAIT = re.compile(r"(server|clients) did not (restart|stop) within ([0-9.]+) seconds; last error: (.+)")
+
+
 def _is_sentence(text: str) -> bool:
     """Words, not a value: what a server says in prose cannot fill a template's id slot."""
     return len(text.split()) > 1
@@ -155,6 +159,14 @@ def describe(exc: BaseException, op: str = "", job_id: str | None = None, target
         return f"the server did not accept your identity ({said}): check the startup kit and user name"
     if isinstance(exc, compat.AuthorizationError):
         return refusal_sentence(policy.refusal(exc, op, job_id, target))
+    waited = _STATE_CHANGE_WAIT.fullmatch(detail) if isinstance(exc, TimeoutError) else None
+    if waited:  # 2.9's restart/shutdown waits: the command was accepted, the change had not shown in time
+        who, change, secs, last = waited.groups()
+        return (
+            f"the {op or 'command'} was sent, but the {who} did not {change} within {float(secs):g} s ({last}): "
+            f"it may still be under way: look with %flare clients in a moment, or wait longer "
+            f"(timeout=... in Python, --timeout in %flare)"
+        )
     if isinstance(exc, compat.SESSION_LOST_ERRORS):
         return f"lost the connection to the FLARE server ({detail}): is it running? %flare connect again once it is"
     if isinstance(exc, compat.NoReply):

@@ -216,17 +216,19 @@ class KernelSession:
 
     @functools.wraps(compat.RawSession.restart)
     def restart(self, target_type, *args, **kwargs):
-        result = self._restart(target_type, *args, **kwargs)
-        if target_type in ("server", "all"):  # that session ended with the server: the next call opens a new one
-            self._discard_raw()
-        return result
+        try:
+            return self._restart(target_type, *args, **kwargs)
+        finally:  # that session ended with the server (even when the wait for the new one ran out): open a new one
+            if target_type in ("server", "all"):
+                self._discard_raw()
 
     @functools.wraps(compat.RawSession.shutdown)
     def shutdown(self, target_type, *args, **kwargs):
-        result = self._shutdown(target_type, *args, **kwargs)
-        if target_type in ("server", "all"):
-            self._discard_raw()
-        return result
+        try:
+            return self._shutdown(target_type, *args, **kwargs)
+        finally:
+            if target_type in ("server", "all"):
+                self._discard_raw()
 
     def _discard_raw(self) -> None:
         """Drop the NVFlare session (closed quietly: it may be dead already); the next call opens a new one."""

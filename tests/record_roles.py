@@ -111,8 +111,9 @@ def record(system, jobs: Path) -> dict:
 
     def other_org(s):
         everyone(s)
-        s.restart("client", ["site-1"])  # refused by the client inside the answer (site-1 is nvidia's)
-        s.shutdown("client", ["site-1"])  # refused by the client: the server says only that it failed
+        # as the clients panel asks them (its wait included); site-1 is nvidia's:
+        s.restart("client", ["site-1"], **compat.state_change_wait())  # refused by the client inside the answer
+        s.shutdown("client", ["site-1"], **compat.state_change_wait())  # refused: the server says only "failed"
 
     calls = {}
     for name, scenario in (

@@ -13,8 +13,8 @@ WHICH = [
     arg(
         "--timeout",
         type=positive,
-        default=90.0,
-        help="seconds to wait until the change happened, where NVFlare waits (2.9; default 90)",
+        default=compat.STATE_CHANGE_TIMEOUT,
+        help=f"seconds to wait for the change, where NVFlare waits (2.9; default {compat.STATE_CHANGE_TIMEOUT:g})",
     ),
 ]
 

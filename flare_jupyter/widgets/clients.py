@@ -135,7 +135,7 @@ class ClientsPanel(LiveWidget):
         self.confirm_then_act(
             f"Restart client {name}?",
             f"restarting {name}",
-            self.refused_inside("restart", lambda s: s.restart("client", [name])),
+            self.refused_inside("restart", lambda s: s.restart("client", [name], **compat.state_change_wait())),
             lambda _r: self._sent(f"restart of {name} sent"),
         )
 
@@ -144,7 +144,7 @@ class ClientsPanel(LiveWidget):
         self.confirm_then_act(
             f"Shut down client {name}? It will not come back by itself.",
             f"shutting down {name}",
-            lambda s: s.shutdown("client", [name]),
+            lambda s: s.shutdown("client", [name], **compat.state_change_wait()),
             lambda _r: self._sent(f"shutdown of {name} sent"),
         )
 

@@ -165,6 +165,26 @@ def wait_finished(s, job_id: str, timeout: float = 120, aborted: bool = False) -
     return wait_for(finished, timeout=timeout)
 
 
+def deleted(s, job: str) -> bool:
+    """Delete ``job``; True once it is gone, False when the server failed this attempt. NVFlare shows a job FINISHED
+    before it has stored the job's workspace, and a delete in between can fail inside the server (nvflare 2.5.2
+    answered "exception <class 'OSError'>": its removal of the job's folder met the files being stored)."""
+    try:
+        s.delete_job(job)
+        return True
+    except compat.InternalError as e:  # what NVFlare raises for the server's own failure
+        if job not in {j["job_id"] for j in s.list_jobs()}:  # the failed attempt had removed it after all
+            return True
+        print(f"delete_job {job} failed, tried again: {e}", flush=True)
+        return False
+
+
+def delete_all(s, jobs, timeout: float = 60) -> None:
+    """Delete every job of ``jobs``, each tried again while the server fails it (``deleted``), up to ``timeout``."""
+    for job in jobs:
+        wait_for(lambda job=job: deleted(s, job), timeout=timeout, interval=1.0)
+
+
 def wait_all_finished(s, timeout: float = 120) -> None:
     """Poll until no job on the server is still submitted or running."""
     wait_for(lambda: all(j["status"].startswith("FINISHED") for j in s.list_jobs()), timeout=timeout)

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 from faults import FIGURES, fast_shared_poller, figure, frame_table, job_table, wait_healthy
-from live_jobs import AbortsResent
+from live_jobs import AbortsResent, delete_all
 
 import flare_jupyter as fj
-from flare_jupyter import compat
 from flare_jupyter.poller import Poller
 from flare_jupyter.widgets import JobMonitor, JobsPanel
 from polling import wait_for
@@ -82,21 +81,8 @@ def remove_jobs(s, ids: list[str]) -> float:
         return not left
 
     wait_for(all_aborted, timeout=180, interval=1.0)
-    for job in mine:
-        wait_for(lambda job=job: deleted(s, job), timeout=30)
+    delete_all(s, mine, timeout=30)
     return time.monotonic() - t0
-
-
-def deleted(s, job: str) -> bool:
-    """Delete ``job``; True once it is gone (False when the server failed this attempt)."""
-    try:
-        s.delete_job(job)
-        return True
-    except compat.InternalError as e:  # what NVFlare raises for the server's own failure
-        if job not in job_table(s):  # the failed attempt had removed it after all
-            return True
-        print(f"delete_job {job} failed, tried again: {e}", flush=True)
-        return False
 
 
 def status_calls(poller, before) -> tuple[int, int]:

@@ -542,7 +542,7 @@ def test_restart_a_client(federation, s, quiet, user):
     def restarted(_answer):
         return wait_for(lambda: client_back(federation, s[PA], "site-1", old), timeout=120)
 
-    call = lambda x: x.restart("client", ["site-1"])  # noqa: E731
+    call = lambda x: x.restart("client", ["site-1"], **compat.state_change_wait())  # noqa: E731
     check_in_result(federation, s, "restart (site-1)", user, call, "restart", "site-1", restarted)
 
 
@@ -563,7 +563,7 @@ def test_shut_a_client_down(federation, s, quiet, user):
 
     # a client's refusal reaches NVFlare only as "failed to shut down all clients" (InternalError): the site's own
     # policy says why, in the same sentence
-    call = lambda x: x.shutdown("client", ["site-2"])  # noqa: E731
+    call = lambda x: x.shutdown("client", ["site-2"], **compat.state_change_wait())  # noqa: E731
     check(federation, s, "shutdown (site-2)", user, call, shut_down, " site-2: ", (compat.InternalError,))
 
 
@@ -607,7 +607,7 @@ def test_restart_the_server(federation, s, quiet, user):
 
     def restart(x):
         try:
-            return x.restart("server")
+            return x.restart("server", **compat.state_change_wait())  # 2.9 waits; 30 s ran out on a busy CI
         except compat.NoConnection:  # the server went away before it answered: the restart reached it
             if not MATRIX["restart (server)"][user]:
                 raise

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from live_jobs import slow_job, wait_finished, wait_runner_started
+from live_jobs import delete_all, slow_job, wait_finished, wait_runner_started
 
 import flare_jupyter as fj
 from flare_jupyter import compat
@@ -84,8 +84,7 @@ def grown(poc_system, jobs_dir, finished_job):
             s.abort_job(job)
         for job in running:
             wait_finished(s, job, aborted=True)
-        for job in added:
-            s.delete_job(job)
+        delete_all(s, added)
         raw.close()
     assert {j["job_id"] for j in s.list_jobs()} == before
 

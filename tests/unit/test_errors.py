@@ -172,6 +172,28 @@ def test_a_server_sentence_is_never_poured_into_a_job_id_slot():
     assert sentence == f"restart was refused by the server: {said}"
 
 
+@pytest.mark.parametrize(
+    "nvflare_said, op, sentence_start",
+    [  # NVFlare 2.9's words when its wait ran out (the first as CI's restart of a busy embedded system printed it)
+        (
+            "server did not restart within 30.0 seconds; last error: server is not reachable yet",
+            "restart",
+            "the restart was sent, but the server did not restart within 30 s (server is not reachable yet): ",
+        ),
+        (
+            "clients did not stop within 90.0 seconds; last error: clients are still connected: site-2",
+            "shutdown",
+            "the shutdown was sent, but the clients did not stop within 90 s (clients are still connected: site-2): ",
+        ),
+    ],
+)
+def test_a_wait_that_ran_out_says_the_command_was_sent_and_how_to_wait_longer(nvflare_said, op, sentence_start):
+    sentence = describe(TimeoutError(nvflare_said), op)
+    assert sentence.startswith(sentence_start), sentence
+    assert sentence.endswith("wait longer (timeout=... in Python, --timeout in %flare)"), sentence
+    assert "failed" not in sentence and sentence_problem(sentence) is None
+
+
 def test_describe_passes_one_line_errors_through():
     sentence = "not connected: run fj.connect(KIT)"
     assert describe(FlareError(sentence), "list_jobs") == sentence
