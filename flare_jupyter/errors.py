@@ -110,6 +110,10 @@ def server_said(exc: BaseException) -> str:
 _STATE_CHANGE_WAIT = re.compile(r"(server|clients) did not (restart|stop) within ([0-9.]+) seconds; last error: (.+)")
 
 
+#: What the server answers when its own command raised (``make_meta(INTERNAL_ERROR, f"exception {type(e)}")``).
+_SERVER_EXCEPTION = re.compile(r"exception <class '(?:[\w.]+\.)?(\w+)'>")
+
+
 def _is_sentence(text: str) -> bool:
     """Words, not a value: what a server says in prose cannot fill a template's id slot."""
     return len(text.split()) > 1
@@ -188,6 +192,13 @@ def describe(exc: BaseException, op: str = "", job_id: str | None = None, target
         return _refused(op, detail.split("reason=", 1)[1].strip().strip("'\""))
     if isinstance(exc, compat.ClientsStillRunning):
         return "clients are still running: shut them down first"
+    crashed = _SERVER_EXCEPTION.fullmatch(said) if isinstance(exc, compat.InternalError) else None
+    if crashed:  # the server's command raised: not a refusal, and NVFlare says only the exception's class
+        why = " (a job that has just ended may still be being stored)" if op == "delete_job" else ""
+        return (
+            f"{op or 'the command'} failed inside the server with {crashed.group(1)}, not a refusal{why}: "
+            "try again in a few seconds; the server's log.txt says more"
+        )
     if isinstance(exc, compat.InternalError) and said != detail:
         return _refused(op, said)
     return f"{op or 'the operation'} failed: {name}: {detail}"

@@ -38,7 +38,7 @@ from hostile_inputs import (
     widget,
 )
 from IPython.core.error import UsageError
-from live_jobs import usage_error_line, wait_all_finished
+from live_jobs import delete_all, usage_error_line, wait_all_finished
 from sentences import sentence_problem
 
 import flare_jupyter as fj
@@ -297,8 +297,7 @@ def shared(poc_system, finished_job, tmp_path_factory):
     yield SimpleNamespace(values=values, prefix=prefix, job=finished_job, canary=Path(values["canary"]), **folders)
     s = fj.current() or fj.connect(poc_system.kit)
     wait_all_finished(s)
-    for clone in clones:
-        s.delete_job(clone)
+    delete_all(s, clones)
 
 
 @pytest.fixture

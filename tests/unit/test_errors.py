@@ -194,6 +194,17 @@ def test_a_wait_that_ran_out_says_the_command_was_sent_and_how_to_wait_longer(nv
     assert "failed" not in sentence and sentence_problem(sentence) is None
 
 
+def test_a_command_that_raised_inside_the_server_is_not_called_a_refusal():
+    # nvflare 2.5.2's answer to a delete_job right after the job ended (a clean-clone run's scale test met it): the
+    # server's removal of the job's folder raised while NVFlare still stored the job's workspace into it
+    sentence = describe(api_spec.InternalError("server internal error: exception <class 'OSError'>"), "delete_job")
+    assert sentence == (
+        "delete_job failed inside the server with OSError, not a refusal (a job that has just ended may still be "
+        "being stored): try again in a few seconds; the server's log.txt says more"
+    )
+    assert sentence_problem(sentence) is None
+
+
 def test_describe_passes_one_line_errors_through():
     sentence = "not connected: run fj.connect(KIT)"
     assert describe(FlareError(sentence), "list_jobs") == sentence
