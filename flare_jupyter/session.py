@@ -216,16 +216,17 @@ class KernelSession:
 
     @functools.wraps(compat.RawSession.restart)
     def restart(self, target_type, *args, **kwargs):
-        try:
-            return self._restart(target_type, *args, **kwargs)
-        finally:  # that session ended with the server (even when the wait for the new one ran out): open a new one
-            if target_type in ("server", "all"):
-                self._discard_raw()
+        return self._state_change(self._restart, target_type, args, kwargs)
 
     @functools.wraps(compat.RawSession.shutdown)
     def shutdown(self, target_type, *args, **kwargs):
+        return self._state_change(self._shutdown, target_type, args, kwargs)
+
+    def _state_change(self, operation, target_type, args, kwargs):
+        """``restart``/``shutdown``; one of the server ends the NVFlare session with it (even when the wait for the
+        change ran out), so the next call opens a new one."""
         try:
-            return self._shutdown(target_type, *args, **kwargs)
+            return operation(target_type, *args, **kwargs)
         finally:
             if target_type in ("server", "all"):
                 self._discard_raw()
