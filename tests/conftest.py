@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import time
+from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -98,3 +102,34 @@ def pytest_sessionfinish(session, exitstatus):
             except psutil.Error:
                 pass
         session.exitstatus = 1
+
+
+#: Where each run writes when every test started and ended, per worker (test-artifacts/, git-ignored): the run's
+#: critical path, read with scripts/timeline.py, is what to cut to make the suite faster.
+TIMELINE_DIR = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def _timeline_path() -> Path:
+    from importlib.metadata import version
+
+    return TIMELINE_DIR / f"timeline-nvflare-{version('nvflare')}.jsonl"
+
+
+def pytest_sessionstart(session):
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:  # the controller (or a run without xdist) starts it afresh
+        TIMELINE_DIR.mkdir(exist_ok=True)
+        _timeline_path().write_text("")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    started = time.time()
+    yield
+    line = {
+        "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+        "test": item.nodeid,
+        "start": round(started, 2),
+        "end": round(time.time(), 2),
+    }
+    with open(_timeline_path(), "a") as f:  # one short line per write: appends from several workers do not mix
+        f.write(json.dumps(line) + "\n")
