@@ -4,8 +4,9 @@ target whose first error came first is where the failure started. Errors the run
 logged before the start of a round the run completed (a later round started, by the server log's "Round N
 started") are counted as outlived, not named as the origin: a transient error in an early round, or the server job
 process's answer to a command that reached it before its engine was ready (a ``show_stats`` in the job's first
-second). A failure's cascade (a site raises in round 1, the server gives up in round 2) stays within the last two
-rounds.
+second). NVFlare 2.9 logs that answer as "blob_cb threw ..." (``COMMAND_ERROR``), which counts as outlived wherever it
+comes: on a busy machine it is written after "Round 0 started". A failure's cascade (a site raises in round 1, the
+server gives up in round 2) stays within the last two rounds.
 
 NVFlare writes a job's log on every target as records ``2026-11-30 20:34:00,274 - TaskScriptRunner - ERROR -
 message``, a traceback following its record line by line (or starting inside it: "ask to abort job: reason: ...,
@@ -33,6 +34,10 @@ CONTEXT = re.compile(r"^\[identity=[^\]]*\](?: - |: )")
 #: An exception named inside an error message that carries no traceback ("... Exception: ValueError: text").
 NAMED_EXCEPTION = re.compile(r"\b([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)): (.+)$")
 ERROR_LEVELS = ("ERROR", "CRITICAL", "FATAL")
+#: How NVFlare 2.9's stream layer logs an admin command whose handler raised in the job process (a ``show_stats``
+#: that reached it before its engine was ready: "blob_cb threw: 'NoneType' object has no attribute 'get_widget'",
+#: then "Stream error: blob_cb threw AttributeError: ..."): the command failed, not the run, which goes on.
+COMMAND_ERROR = re.compile(r"\bblob_cb threw\b")
 #: Lines of the log shown from before the first error.
 LINES_BEFORE = 5
 #: How a job that ended normally reads: a user's abort is no failure to explain.
@@ -127,10 +132,16 @@ def first_failure(target: str, log_text: str, since: datetime | None = None) -> 
     found = Failure(target)
     lines = (log_text or "").splitlines()
     written = None  # the time of the last record read: a traceback's lines belong to it
+    command_error = False  # inside a command's error record (and its traceback): outlived, whenever it was written
     for i, line in enumerate(lines):
         record = RECORD.match(line)
         if record:
             written = _time(record.group(1)) or written
+            command_error = record.group(3) in ERROR_LEVELS and bool(COMMAND_ERROR.search(record.group(4)))
+            if command_error:
+                found.outlived += 1
+        if command_error:
+            continue
         if since is not None and written is not None and written < since:
             if record and record.group(3) in ERROR_LEVELS:
                 found.outlived += 1
@@ -241,8 +252,9 @@ def _target_lines(f: Failure) -> list[str]:
 
 
 def outlived_text(count: int) -> str:
-    """How a target's errors from before a round the run completed (``outlived``) are mentioned."""
-    return f"{count} earlier error{'s' if count > 1 else ''} the run outlived: a round completed after"
+    """How a target's errors from before a round the run completed, or of a command (``outlived``), are mentioned."""
+    errors = f"{count} earlier error{'s' if count > 1 else ''}"
+    return f"{errors} the run outlived: a round completed after, or a command failed"
 
 
 def brief(line: str, width: int = 160) -> str:

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests (recorded NVFlare answers), integration tests against the real embedded FLARE
 # system, the browser tests and every notebook executed top to bottom, on parallel workers (their share is set in
-# tests/conftest.py); then the integration tests once more against nvflare 2.5.2 in a second virtual environment
-# (scripts/test-nvflare25.sh; it is installed while the main suite runs, and its tests run after it, not alongside:
-# more embedded systems next to the main suite's on a 2-core machine made NVFlare 2.5's own timeouts fire at random;
-# alone, it runs on three workers as the main suite does: about half of its time is NVFlare 2.5 waiting, and three
-# took 8.8 and 9.2 min where two took 12.5); both print their 15 slowest tests. Then the documentation site is
-# built from the notebooks this run executed (scripts/docs.sh).
+# tests/conftest.py); alongside it, the integration tests once more against nvflare 2.5.2 in a second virtual
+# environment (scripts/test-nvflare25.sh), started as soon as that environment is installed. Both runs spend about
+# half their time waiting on NVFlare (vmstat: about 50% idle each, alone), so side by side they fill the two cores:
+# 14.7 min where one after the other took 19.7. Both print their 15 slowest tests; each test's start and end are in
+# test-artifacts/timeline-*.jsonl (scripts/timeline.py). Then the documentation site is built from the notebooks
+# this run executed (scripts/docs.sh).
 # Fails if any of the three fails.
 # Extra arguments run that subset of the main suite only (e.g. bash scripts/test.sh tests/unit), without the 2.5.2 run.
 set -euo pipefail
@@ -22,16 +22,13 @@ fi
 started=$SECONDS
 mkdir -p test-artifacts
 old_log=test-artifacts/nvflare25.log
-# the 2.5.2 environment is made (a no-op when current) while the main suite runs; its tests run afterwards
-FLARE_JUPYTER_INSTALL_ONLY=1 bash scripts/test-nvflare25.sh >"$old_log" 2>&1 &
-install_pid=$!
+# the 2.5.2 environment is made (a no-op when current), then its tests run while the main suite does
+( FLARE_JUPYTER_INSTALL_ONLY=1 bash scripts/test-nvflare25.sh \
+    && bash scripts/test-nvflare25.sh -n 3 --dist loadgroup --durations=15 ) >"$old_log" 2>&1 &
+old_pid=$!
 main=0
 .venv/bin/python -m pytest -q -p no:cacheprovider -n 3 --dist loadgroup --durations=15 || main=$?
-old=0
-wait "$install_pid" || old=$?
-if [ "$old" -eq 0 ]; then
-  bash scripts/test-nvflare25.sh -n 3 --dist loadgroup --durations=15 >>"$old_log" 2>&1 || old=$?
-fi
+echo "main suite done after $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
 # the documentation site, from the notebooks and screenshots this run made (a broken or stale page fails the run)
 docs=0
 if [ "$main" -eq 0 ]; then
@@ -41,8 +38,10 @@ else
   docs=1
   docs_said="docs not built (they need the main suite's notebooks)"
 fi
+old=0
+wait "$old_pid" || old=$?
 echo
-echo "== integration tests on nvflare 2.5.2 (scripts/test-nvflare25.sh, run after the main suite) =="
+echo "== integration tests on nvflare 2.5.2 (scripts/test-nvflare25.sh, run alongside the main suite) =="
 cat "$old_log"
 echo
 echo "whole run: $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
