@@ -619,3 +619,28 @@ def job_starting(session: KernelSession, job: str, what: str):
                 f"job {job} is starting ({status}): its live {what} are not available yet, try again in a few seconds"
             ) from None
         raise
+
+
+#: How long a delete the server failed inside is tried again: NVFlare shows a job FINISHED before it has stored the
+#: job's workspace, and a delete in between fails inside the server (nvflare 2.5.2: "exception <class 'OSError'>",
+#: its removal of the job's folder meeting the files being stored; longer on a busy machine).
+DELETE_RETRY_SECONDS = 30.0
+
+
+def delete_when_stored(session, job: str, timeout: float = DELETE_RETRY_SECONDS, interval: float = 1.0) -> None:
+    """``session.delete_job(job)``, tried again while the server fails it inside (a job that has just ended may still
+    be being stored) for up to ``timeout`` seconds; then that failure is raised. What ``%flare delete`` and the jobs
+    panel's Delete do; a refusal or an unknown job is raised at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            session.delete_job(job)
+            return
+        except compat.InternalError as e:
+            if not describe(e, "delete_job").startswith("delete_job failed inside the server"):
+                raise
+            if job not in {j["job_id"] for j in session.list_jobs()}:  # the failed attempt removed it after all
+                return
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(interval)

@@ -12,7 +12,7 @@ from .. import compat, frames
 from ..inline import widgets_render_here
 from ..render import Message, TextResult
 from ..runs import submit as submit_run
-from ..session import job_starting, resolve_job
+from ..session import delete_when_stored, job_starting, resolve_job
 from ..widgets import monitor as monitor_widget
 from ..widgets.textmonitor import watch
 from .registry import JOB, Group, arg, count, nonblank, parse_json, positive, seconds_or_zero
@@ -96,9 +96,10 @@ def clone(session, args):
 
 @JOBS.operation("delete_job", "delete", args=[arg("job", **JOB)])
 def delete(session, args):
-    """Delete a finished job from the server's job store."""
+    """Delete a finished job from the server's job store (tried again for a few seconds while the server fails it
+    inside: a job that has just ended may still be being stored)."""
     job = resolve_job(session, args.job)
-    session.delete_job(job)
+    delete_when_stored(session, job)
     return Message(f"deleted job {job}")
 
 

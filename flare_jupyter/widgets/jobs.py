@@ -15,6 +15,7 @@ import pandas as pd
 from .. import frames, policy, render
 from ..connection import session as current_session
 from ..job_list import JobQuery
+from ..session import delete_when_stored
 from ..values import whole_number
 from ._base import Confirm, LiveWidget, button
 from .monitor import JobMonitor
@@ -274,7 +275,7 @@ class JobsPanel(LiveWidget):
         self.confirm_then_act(
             f"Delete job {job} and its results from the server?",
             f"deleting job {job}",
-            lambda s: s.delete_job(job),
+            lambda s: delete_when_stored(s, job),
             lambda _r: self._done(f"job {job} deleted"),
         )
 

@@ -9,6 +9,7 @@ from sentences import sentence_problem
 from fakes import exception, load_recording
 from flare_jupyter import compat, settings
 from flare_jupyter.errors import ArgumentError, FlareError, describe, friendly
+from flare_jupyter.session import delete_when_stored
 
 JOBS = load_recording()["jobs"]
 FINISHED = JOBS["finished"]
@@ -247,3 +248,40 @@ def test_describe_reads_as_one_sentence_for_every_error_nvflare_raised(recording
     assert len(lines) >= 10
     bad = [(line, why) for line in lines if (why := sentence_problem(line))]
     assert not bad, bad
+
+
+class _StoringServer:
+    """A session whose server fails ``delete_job`` inside ``failures`` times, with nvflare 2.5.2's answer (above)."""
+
+    def __init__(self, failures: int, answer: str = "server internal error: exception <class 'OSError'>"):
+        self.failures, self.answer, self.jobs = failures, answer, {"j1"}
+
+    def delete_job(self, job):
+        if self.failures:
+            self.failures -= 1
+            raise api_spec.InternalError(self.answer)
+        self.jobs.discard(job)
+
+    def list_jobs(self):
+        return [{"job_id": j} for j in self.jobs]
+
+
+def test_a_delete_the_server_fails_inside_is_tried_again_until_it_is_stored():
+    server = _StoringServer(failures=2)
+    delete_when_stored(server, "j1", timeout=10, interval=0.01)
+    assert server.jobs == set() and server.failures == 0
+
+
+def test_a_delete_still_failing_after_the_wait_raises_its_one_line_error():
+    server = _StoringServer(failures=1000)
+    with pytest.raises(api_spec.InternalError) as caught:
+        delete_when_stored(server, "j1", timeout=0.05, interval=0.01)
+    assert describe(caught.value, "delete_job").startswith("delete_job failed inside the server with OSError")
+    assert server.jobs == {"j1"}
+
+
+def test_a_refused_delete_is_not_tried_again():
+    server = _StoringServer(failures=1, answer="not authorized")
+    with pytest.raises(api_spec.InternalError):
+        delete_when_stored(server, "j1", timeout=10, interval=0.01)
+    assert server.failures == 0 and server.jobs == {"j1"}
