@@ -600,7 +600,7 @@ def start(
     insecure admin sessions (NVFlare's ``new_insecure_session``), which has no users but the project admin.
     ``workspace`` defaults to a fresh folder in the user's cache. ``progress`` receives one-line status messages
     (pass ``None`` for silence). Returns the running system; a second call while one runs returns that one, with any
-    user it lacks added (nvflare 2.9).
+    user it lacks added (nvflare 2.9), unless it names another workspace (a one-line error: one system per kernel).
     """
     global _current
     whole_number("n_clients", n_clients, 1, 16)
@@ -609,6 +609,11 @@ def start(
     say = progress or (lambda msg: None)
     with _lock:
         if _current is not None and _current.running():
+            if workspace is not None and Path(workspace).resolve() != _current.workspace:
+                raise FlareError(
+                    f"an embedded FLARE system is already running in {_current.workspace}, not in {workspace}: "
+                    "stop it first (fj.poc.stop() or %flare poc stop), or leave out the workspace to use it"
+                )
             say("the embedded FLARE system is already running")
             system = _current
             for name, (role, org) in wanted.items():

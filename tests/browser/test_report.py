@@ -14,6 +14,7 @@ import pytest
 from experiment_jobs import any_job, inside, write_client
 
 import flare_jupyter as fj
+from flare_jupyter.poc import PocSystem, free_ports
 from flare_jupyter.runs import export
 
 HOSTILE = "<img src=x onerror=window.__pwned=1;alert(1)>"
@@ -21,10 +22,13 @@ HOSTILE = "<img src=x onerror=window.__pwned=1;alert(1)>"
 
 @pytest.fixture(scope="module")
 def saved_report(tmp_path_factory):
-    """(path of the saved report, the run): a failed run with a hostile name on an embedded system, stopped after."""
+    """(path of the saved report, the run): a failed run with a hostile name on an embedded system of its own (not the
+    kernel's: this worker may run the integration tests' shared one, which must not be stopped here), stopped after."""
     base = tmp_path_factory.mktemp("report")
-    system = fj.poc.start(workspace=base / "poc", progress=None)
+    system = PocSystem(base / "poc", 2, *free_ports(2))
     try:
+        system.bring_up(120)
+        fj.connect(system.kit)
         work = base / "work"
         write_client(work)
         with inside(work):

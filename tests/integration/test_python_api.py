@@ -445,3 +445,22 @@ def test_job_log_of_a_target_without_one_says_why_in_one_line(s, finished_job):
 def test_connecting_with_the_embedded_systems_kit_shows_it_as_embedded(live, poc_system):
     text = repr(fj.connect(poc_system.kit))
     assert "system: embedded (POC)" in text
+
+
+def test_starting_a_second_embedded_system_elsewhere_is_one_clear_line_and_the_first_keeps_running(
+    live, poc_system, tmp_path
+):
+    # one system per kernel: fj.poc.start(workspace=...) while one runs returned the running one, and a caller that
+    # then stopped "its" system stopped the shared one (a browser test did, on a worker that had run integration tests)
+    running = fj.poc.current()  # this worker's shared system (the kernel's, as fj.poc.start made it)
+    assert running is not None and running.running()
+    assert fj.poc.start(workspace=running.workspace, connect=False, progress=None) is running
+    with pytest.raises(fj.FlareError) as caught:
+        fj.poc.start(workspace=tmp_path / "other", progress=None)
+    said = str(caught.value)
+    assert said == (
+        f"an embedded FLARE system is already running in {running.workspace}, not in {tmp_path / 'other'}: "
+        "stop it first (fj.poc.stop() or %flare poc stop), or leave out the workspace to use it"
+    )
+    assert "\n" not in said and running.running() and not (tmp_path / "other").exists()
+    assert {c.name for c in live.get_connected_client_list()} == set(poc_system.clients)
