@@ -114,6 +114,15 @@ _STATE_CHANGE_WAIT = re.compile(r"(server|clients) did not (restart|stop) within
 _SERVER_EXCEPTION = re.compile(r"exception <class '(?:[\w.]+\.)?(\w+)'>")
 
 
+def raised_inside_server(exc: BaseException) -> str | None:
+    """The class name of the exception the server's own command raised (NVFlare's InternalError "exception <class
+    'OSError'>"), or None when ``exc`` is anything else (a refusal, an unknown job, ...)."""
+    if not isinstance(exc, compat.InternalError):
+        return None
+    crashed = _SERVER_EXCEPTION.fullmatch(server_said(exc) or "")
+    return crashed.group(1) if crashed else None
+
+
 def _is_sentence(text: str) -> bool:
     """Words, not a value: what a server says in prose cannot fill a template's id slot."""
     return len(text.split()) > 1
@@ -192,11 +201,11 @@ def describe(exc: BaseException, op: str = "", job_id: str | None = None, target
         return _refused(op, detail.split("reason=", 1)[1].strip().strip("'\""))
     if isinstance(exc, compat.ClientsStillRunning):
         return "clients are still running: shut them down first"
-    crashed = _SERVER_EXCEPTION.fullmatch(said) if isinstance(exc, compat.InternalError) else None
+    crashed = raised_inside_server(exc)
     if crashed:  # the server's command raised: not a refusal, and NVFlare says only the exception's class
         why = " (a job that has just ended may still be being stored)" if op == "delete_job" else ""
         return (
-            f"{op or 'the command'} failed inside the server with {crashed.group(1)}, not a refusal{why}: "
+            f"{op or 'the command'} failed inside the server with {crashed}, not a refusal{why}: "
             "try again in a few seconds; the server's log.txt says more"
         )
     if isinstance(exc, compat.InternalError) and said != detail:

@@ -27,7 +27,7 @@ import threading
 import time
 
 from . import compat, render, settings
-from .errors import ArgumentError, FlareError, NotConnected, describe, friendly, refusal
+from .errors import ArgumentError, FlareError, NotConnected, describe, friendly, raised_inside_server, refusal
 from .kit import admin_endpoint as kit_admin_endpoint
 from .kit import kit_identity, server_address
 from .values import seconds, whole_number
@@ -637,7 +637,7 @@ def delete_when_stored(session, job: str, timeout: float = DELETE_RETRY_SECONDS,
             session.delete_job(job)
             return
         except compat.InternalError as e:
-            if not describe(e, "delete_job").startswith("delete_job failed inside the server"):
+            if not raised_inside_server(e):
                 raise
             if job not in {j["job_id"] for j in session.list_jobs()}:  # the failed attempt removed it after all
                 return

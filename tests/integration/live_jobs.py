@@ -14,6 +14,7 @@ import flare_jupyter as fj
 from flare_jupyter import compat
 from flare_jupyter.poller import ABORT_AGAIN_SECONDS
 from flare_jupyter.progress import RUNNER_STARTED
+from flare_jupyter.session import delete_when_stored
 from polling import wait_for
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -165,24 +166,11 @@ def wait_finished(s, job_id: str, timeout: float = 120, aborted: bool = False) -
     return wait_for(finished, timeout=timeout)
 
 
-def deleted(s, job: str) -> bool:
-    """Delete ``job``; True once it is gone, False when the server failed this attempt. NVFlare shows a job FINISHED
-    before it has stored the job's workspace, and a delete in between can fail inside the server (nvflare 2.5.2
-    answered "exception <class 'OSError'>": its removal of the job's folder met the files being stored)."""
-    try:
-        s.delete_job(job)
-        return True
-    except compat.InternalError as e:  # what NVFlare raises for the server's own failure
-        if job not in {j["job_id"] for j in s.list_jobs()}:  # the failed attempt had removed it after all
-            return True
-        print(f"delete_job {job} failed, tried again: {e}", flush=True)
-        return False
-
-
 def delete_all(s, jobs, timeout: float = 60) -> None:
-    """Delete every job of ``jobs``, each tried again while the server fails it (``deleted``), up to ``timeout``."""
+    """Delete every job of ``jobs`` as ``%flare delete`` does: tried again while the server fails it inside (a job
+    that has just ended may still be being stored: ``session.delete_when_stored``), up to ``timeout`` each."""
     for job in jobs:
-        wait_for(lambda job=job: deleted(s, job), timeout=timeout, interval=1.0)
+        delete_when_stored(s, job, timeout=timeout)
 
 
 def wait_all_finished(s, timeout: float = 120) -> None:
