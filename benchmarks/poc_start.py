@@ -63,10 +63,9 @@ def by_hand(tmp: Path) -> float:
             pass
         time.sleep(0.25)
     subprocess.run([*cli, "stop"], env=env, capture_output=True, timeout=120)
-    for p in psutil.process_iter(["cmdline"]):
+    for p in fj.poc.processes_under(tmp / "hand"):
         try:
-            if any(str(tmp / "hand") in part for part in p.info["cmdline"] or []):
-                p.kill()
+            p.kill()
         except psutil.Error:
             pass
     try:

@@ -17,6 +17,7 @@ refusals know what each user may do.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -358,7 +359,7 @@ class PocSystem:
             raise FlareError(f"{name!r} is not a participant of this system ({', '.join(self.participants)})")
         folder = self.prod_dir / name
         deadline = time.monotonic() + timeout
-        while _processes_under(folder):  # its watchdog ends a few seconds after the shutdown (it sleeps 5 s)
+        while processes_under(folder):  # its watchdog ends a few seconds after the shutdown (it sleeps 5 s)
             if time.monotonic() > deadline:
                 raise FlareError(f"{name} is still running ({timeout:g} s after it was asked to start again)")
             time.sleep(0.25)
@@ -471,7 +472,7 @@ class PocSystem:
                 found.update({c.pid: c for c in root.children(recursive=True)})
             except psutil.NoSuchProcess:
                 pass
-        found.update({p.pid: p for p in _processes_under(self.prod_dir)})  # job processes started elsewhere
+        found.update({p.pid: p for p in processes_under(self.prod_dir)})  # job processes started elsewhere
         return [p for p in found.values() if _alive(p)]
 
     def running(self) -> bool:
@@ -551,12 +552,15 @@ def _alive(p: psutil.Process) -> bool:
         return False
 
 
-def _processes_under(folder: Path) -> list[psutil.Process]:
-    """Live processes whose command line names ``folder`` (FLARE participants and their job processes)."""
-    marker, found = str(folder), []
+def processes_under(folder: str | os.PathLike, exclude=frozenset()) -> list[psutil.Process]:
+    """Live processes (but ``exclude``'s pids) whose command line names ``folder`` or a path inside it: FLARE
+    participants and their job processes, a kernel started from it. A sibling whose name merely begins the same is
+    not under it (``site-1`` is not ``site-10``, pytest's ``test_x1`` is not ``test_x10``)."""
+    names_it = re.compile(re.escape(os.fspath(folder).rstrip(os.sep)) + r"(?![\w.-])").search
+    found = []
     for proc in psutil.process_iter(["cmdline"]):
         try:
-            if any(marker in part for part in proc.info["cmdline"] or []):
+            if proc.pid not in exclude and any(names_it(part) for part in proc.info["cmdline"] or []):
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
@@ -571,7 +575,7 @@ def _prune_stale(root: Path) -> None:
     for d in root.iterdir():
         pid = d.name.split("-", 1)[0]
         if d.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not psutil.pid_exists(int(pid)):
-            leftovers = _processes_under(d)
+            leftovers = processes_under(d)
             for p in leftovers:
                 try:
                     p.kill()

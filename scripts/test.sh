@@ -16,6 +16,17 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
   echo "installing Debian's chromium for the browser tests ..."
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+# NVFlare signals processes by pid after they may have ended: 2.9's server, after every abort, kills the process
+# group of the job's pid although it has already reaped that process (ProcessAdapter.terminate: killpg(getpgid(pid)));
+# the kits' sub_start.sh kill -9 the pid in pid.fl 5 s after reading it. A pid taken again in between by another
+# process (or thread) takes that one down. With Linux's default of 32768 pids, this suite (tens of new pids a
+# second) comes round to the same pids every few minutes; systemd machines run with 4194304, which makes it
+# practically impossible. Where we may (root, a writable /proc/sys), run with that.
+pid_max=/proc/sys/kernel/pid_max
+if [ -w "$pid_max" ] && [ "$(cat "$pid_max")" -lt 4194304 ]; then
+  echo "raising kernel.pid_max from $(cat "$pid_max") to 4194304 (as systemd sets it), so that no pid is reused during the run"
+  echo 4194304 >"$pid_max" || true
+fi
 if [ "$#" -gt 0 ]; then
   exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 fi

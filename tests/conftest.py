@@ -87,13 +87,8 @@ def pytest_sessionfinish(session, exitstatus):
     base = str(factory.getbasetemp())
     me = psutil.Process()
     ours = {me.pid} | {p.pid for p in me.parents()}  # --basetemp on pytest's own command line is not a leak
-    left = []
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            if p.pid not in ours and any(base in part for part in p.info["cmdline"] or []):
-                left.append(p)
-        except psutil.Error:
-            pass
+    # under this run's folder only: when it is pytest-3, the other release's run beside it may be in pytest-37
+    left = fj.poc.processes_under(base, exclude=ours)
     if left:
         print(f"\nFLARE processes left running by the tests (now killed): {[p.pid for p in left]}")
         for p in left:

@@ -207,7 +207,9 @@ class JobsPanel(LiveWidget):
         self.refresh()
 
     def _redraw(self) -> None:
-        self.shown = filter_jobs(
+        """Draw the page as filtered; ``shown`` changes last, so whoever reads it (a test, the text fallback) sees
+        a table and selection that already match it (a click on Delete right then acts on a row that is shown)."""
+        shown = filter_jobs(
             self.frame,
             self.name_filter.value,
             self.id_filter.value,
@@ -215,19 +217,20 @@ class JobsPanel(LiveWidget):
             self.limit.value,
             ORDERS[self.order.value],
         )
-        cols = [c for c in ("job_id", "name", "status", "submit_time", "duration") if c in self.shown.columns]
-        self.table.value = render.frame_html(self.shown[cols]) if len(self.shown) else render.note("no job matches")
-        self.count.value = render.esc(self._count_text())
-        options = [(f"{r.name} · {r.job_id[:8]} · {r.status}", r.job_id) for r in self.shown.itertuples()]
+        cols = [c for c in ("job_id", "name", "status", "submit_time", "duration") if c in shown.columns]
+        self.table.value = render.frame_html(shown[cols]) if len(shown) else render.note("no job matches")
+        self.count.value = render.esc(self._count_text(shown))
+        options = [(f"{r.name} · {r.job_id[:8]} · {r.status}", r.job_id) for r in shown.itertuples()]
         current = self.select.value
         self.select.options = options
         ids = [v for _, v in options]
         self.select.value = current if current in ids else (ids[0] if ids else None)
+        self.shown = shown
 
-    def _count_text(self) -> str:
+    def _count_text(self, shown: pd.DataFrame) -> str:
         """How many rows show, of what: the page (and the server's whole list when known), the status filter's
         reach, and how often the page is listed when listings are dear here."""
-        text = f"{len(self.shown)} of {len(self.frame)} jobs"
+        text = f"{len(shown)} of {len(self.frame)} jobs"
         if self.total is not None and self.total > len(self.frame):
             text += f" (the newest {len(self.frame)} of {self.total} on the server)"
         elif self.total is None and self.limit.value and len(self.frame) >= self.limit.value:

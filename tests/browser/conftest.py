@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from flare_jupyter import poc
 from polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,16 +52,9 @@ def free_port() -> int:
 
 
 def processes_under(folder: Path, exclude: set[int] = frozenset()) -> list[psutil.Process]:
-    """Running processes whose command line names ``folder`` (kernels, FLARE server/clients/jobs, the lab)."""
-    marker = str(folder)
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            if p.pid not in exclude and any(marker in part for part in p.info["cmdline"] or []):
-                found.append(p)
-        except psutil.Error:
-            pass
-    return found
+    """Running processes whose command line names ``folder`` or a path in it (kernels, FLARE server/clients/jobs,
+    the lab)."""
+    return poc.processes_under(folder, exclude)
 
 
 @dataclass
@@ -130,6 +124,32 @@ class Lab:
     def flare_processes(self) -> list[psutil.Process]:
         """Processes of the notebooks' embedded FLARE systems (they live under the kernels' cache folder)."""
         return processes_under(self.cache)
+
+    def kernel_died(self) -> str | None:
+        """The server log's line saying it restarted a kernel that died, or None."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return None
+        return next((line for line in text.splitlines() if "KernelRestarter: restarting kernel" in line), None)
+
+    def wait_executed(self, cell, prompt, timeout: float) -> None:
+        """Wait until ``cell``'s input prompt matches ``prompt`` (it ran); fail at once, saying so and with the
+        server's log, when a kernel died meanwhile (JupyterLab restarts it and the cell would never run)."""
+
+        def ran() -> bool:
+            died = self.kernel_died()
+            if died:
+                raise AssertionError(f"a kernel died while a cell ran ({died.strip()}):\n{self.log_tail()}")
+            return bool(prompt.search(cell.locator(".jp-InputPrompt").inner_text().strip()))
+
+        try:
+            wait_for(ran, timeout=timeout, interval=0.5)
+        except AssertionError as e:
+            if "condition not met" not in str(e):
+                raise
+            prompt_now = cell.locator(".jp-InputPrompt").inner_text().strip()
+            raise AssertionError(f"the cell did not run within {timeout:g} s (prompt {prompt_now!r})") from None
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -121,7 +121,7 @@ def test_hostile_names_and_log_lines_render_as_text(lab, browser, tmp_path, arti
         expect(cells.nth(teardown)).to_have_class(re.compile(r"\bjp-mod-active\b"))
         run_menu(page, "Run All Above Selected Cell")
         for i in (i for i in nb.code_cells if i < teardown):
-            expect(cells.nth(i).locator(".jp-InputPrompt")).to_have_text(EXECUTED, timeout=180_000)
+            lab.wait_executed(cells.nth(i), EXECUTED, timeout=180)
         expect(indicator).to_have_attribute("data-status", "idle", timeout=30_000)
         stderr = cells.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         failures = [t for t in stderr.all_inner_texts() if FAILED.search(t)]
@@ -217,7 +217,7 @@ def test_hostile_names_and_log_lines_render_as_text(lab, browser, tmp_path, arti
         # teardown: the notebook's last cell stops the embedded FLARE system; then the kernel is shut down
         cells.nth(teardown).click()
         run_menu(page, "Run Selected Cell")
-        expect(cells.nth(teardown).locator(".jp-InputPrompt")).to_have_text(EXECUTED, timeout=60_000)
+        lab.wait_executed(cells.nth(teardown), EXECUTED, timeout=60)
         expect(indicator).to_have_attribute("data-status", "idle", timeout=30_000)
         wait_for(lambda: not lab.flare_processes(), timeout=60)
         lab.api("DELETE", f"/api/kernels/{kernel}", timeout=30)

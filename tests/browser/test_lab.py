@@ -108,7 +108,7 @@ def test_monitor_updates_live_and_escapes_names(lab, browser, tmp_path, artifact
         expect(cells.nth(stop_at + 1)).to_have_class(re.compile(r"\bjp-mod-active\b"))
         run_menu(page, "Run All Above Selected Cell")
         for i in (i for i in code_cells if i <= stop_at):
-            expect(cells.nth(i).locator(".jp-InputPrompt")).to_have_text(EXECUTED, timeout=150_000)
+            lab.wait_executed(cells.nth(i), EXECUTED, timeout=150)
         expect(indicator).to_have_attribute("data-status", "idle", timeout=30_000)
         outputs = "\n".join(cells.locator(".jp-OutputArea-output").all_inner_texts())
         assert not ERROR_TEXT.search(outputs), f"a cell failed:\n{outputs[-3000:]}"
@@ -175,7 +175,7 @@ def test_monitor_updates_live_and_escapes_names(lab, browser, tmp_path, artifact
         # teardown: run the last cell; the embedded FLARE system must be gone, then shut the kernel down
         cells.nth(teardown_at).click()
         run_menu(page, "Run Selected Cell")
-        expect(cells.nth(teardown_at).locator(".jp-InputPrompt")).to_have_text(EXECUTED, timeout=60_000)
+        lab.wait_executed(cells.nth(teardown_at), EXECUTED, timeout=60)
         expect(indicator).to_have_attribute("data-status", "idle", timeout=30_000)
         wait_for(lambda: not lab.flare_processes(), timeout=60)
         lab.api("DELETE", f"/api/kernels/{kernel}", timeout=30)

@@ -91,7 +91,7 @@ def test_every_widget_is_photographed_for_the_documentation(lab, browser, tmp_pa
         expect(cells.nth(teardown)).to_have_class(re.compile(r"\bjp-mod-active\b"))
         run_menu(page, "Run All Above Selected Cell")
         for i in range(teardown):
-            expect(cells.nth(i).locator(".jp-InputPrompt")).to_have_text(EXECUTED, timeout=300_000)
+            lab.wait_executed(cells.nth(i), EXECUTED, timeout=300)
         expect(indicator).to_have_attribute("data-status", "idle", timeout=30_000)
         outputs = "\n".join(cells.locator(".jp-OutputArea-output").all_inner_texts())
         assert not FAILED.search(outputs), f"a cell failed:\n{outputs[-3000:]}"
@@ -118,7 +118,7 @@ def test_every_widget_is_photographed_for_the_documentation(lab, browser, tmp_pa
 
         cells.nth(teardown).click()
         run_menu(page, "Run Selected Cell")
-        expect(cells.nth(teardown).locator(".jp-InputPrompt")).to_have_text(EXECUTED, timeout=60_000)
+        lab.wait_executed(cells.nth(teardown), EXECUTED, timeout=60)
         wait_for(lambda: not lab.flare_processes(), timeout=60)
         lab.api("DELETE", f"/api/kernels/{kernel}", timeout=30)
         assert dialogs == []

@@ -123,6 +123,7 @@ def test_panels_show_the_servers_jobs_and_clients(live, finished_job, jobs_dir):
     # an action in one panel is seen by the others at the next tick
     d.jobs.id_filter.value = hostile_id[:8]
     wait_for(lambda: list(d.jobs.shown["job_id"]) == [hostile_id], timeout=30)
+    assert d.jobs.select.value == hostile_id  # the row shown is the one the buttons act on
     d.jobs.buttons["Monitor"].click()
     m = d.jobs.monitors.children[0]
     assert m.wait(timeout=180) == compat.MonitorReturnCode.JOB_FINISHED
@@ -133,6 +134,7 @@ def test_panels_show_the_servers_jobs_and_clients(live, finished_job, jobs_dir):
     wait_finished(live, clone)
     d.jobs.id_filter.value = clone[:8]
     wait_for(lambda: list(d.jobs.shown["job_id"]) == [clone], timeout=30)
+    assert d.jobs.select.value == clone  # (the page is drawn in the poller's thread: shown is its last step)
     d.jobs.buttons["Delete"].click()
     d.jobs.confirm.yes.click()
     wait_for(lambda: clone not in [j["job_id"] for j in live.list_jobs()], timeout=60)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 
+from flare_jupyter import poc
 from polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,18 +129,6 @@ EXPECTED = {
 }
 
 
-def flare_processes_under(folder: Path) -> list[int]:
-    marker = str(folder)
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            if any(marker in part for part in p.info["cmdline"] or []):
-                found.append(p.pid)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return found
-
-
 def test_there_are_notebooks():
     assert NOTEBOOKS, "no notebooks found under notebooks/"
 
@@ -162,4 +150,4 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     assert "Traceback" not in texts
     for expected in EXPECTED.get(path.name, []):
         assert expected in texts, f"{path.name}: {expected!r} not in the outputs"
-    assert wait_for(lambda: not flare_processes_under(tmp_path / "cache"), timeout=30)
+    assert wait_for(lambda: not poc.processes_under(tmp_path / "cache"), timeout=30)
