@@ -64,7 +64,7 @@ class JobFiles:
     def told(self) -> tuple[int | None, list, str]:
         """(rounds begun, 1-based; metrics rows; where they come from: ``ROUND_RECORDS`` or ``SERVER_LOG``)."""
         if not self.records_seen:
-            return self.log.round, self.log.rows, SERVER_LOG
+            return self.log.round, list(self.log.rows), SERVER_LOG  # a copy: the next read appends to the rows
         done = max((r for r, *_ in self.record_rows), default=None)  # NVFlare counts rounds from 0
         begun = max(self.log.round or 0, done + 1 if done is not None else 0) or None
         return begun, self.record_rows, ROUND_RECORDS

@@ -42,6 +42,8 @@ A widget is a *subscriber*: an object with
   (``fj.disconnect``, ``fj.poc.stop``, ``shutdown_system``): show this one calm line; nothing is asked of the
   server until a session is back (``connect`` again), and the widgets then resume by themselves;
 * ``poll_succeeded()`` (optional): the server answered this tick: clear an outage banner;
+* ``update_failed(message)`` (optional, else ``poll_failed``): its own ``update`` raised; ``update_succeeded()``
+  (optional): its ``update`` worked, clear what the last failed one showed;
 * ``done`` (bool): finished or closed; the poller drops it.
 """
 
@@ -314,15 +316,21 @@ class Poller:
             snapshot.details[job_id] = self._detail(s, job_id, snapshot)
         self.failures, self.disconnected = 0, ""
         for sub in subs:
+            answered = getattr(sub, "poll_succeeded", None)
+            if answered is not None:  # the server answered: an outage banner goes, whatever this widget fetches
+                answered()
             try:
-                cleared = getattr(sub, "poll_succeeded", None)
-                if cleared is not None:  # the server answered: an outage banner goes, whatever this widget fetches
-                    cleared()
                 sub.update(s, snapshot)
             except NotConnected:
                 raise
             except Exception as e:  # a widget's own calls failed: show it there, the others go on
-                sub.poll_failed(describe(e, "update"))
+                getattr(sub, "update_failed", sub.poll_failed)(describe(e, "update"))
+                continue
+            # its update worked this time: the error of an earlier one goes (only now: an error that persists stays
+            # shown through the next update's calls, instead of blinking away during each)
+            drawn = getattr(sub, "update_succeeded", None)
+            if drawn is not None:
+                drawn()
         return snapshot
 
     def _statuses(self, s, subs, snapshot: Snapshot) -> None:

@@ -35,12 +35,18 @@ class LiveWidget(w.VBox):
         self._closed = False
         self.banner = w.HTML("", layout=w.Layout(margin="2px 0"))
         self.message = ""  # what the banner says (plain text), for tests and text reprs
-        self._poll_message = False  # the banner says a poll failed: the next successful poll clears it
+        # what the banner says, when a poll put it there: "outage" (the server did not answer: the next tick it
+        # answers clears it), "update" (this widget's own update failed: the next one that works clears it); "" for
+        # anything else (an action's outcome, a click's), which stays until the next message
+        self._poll_message = ""
         self._hidden = False
         self._view_count = 0  # ask the front end to count this widget's views (see _views_changed)
         self.observe(self._views_changed, names="_view_count")
         self._permitted: dict[str, tuple[w.Button, str]] = {}  # action buttons: (button, its usual tooltip)
         self._permit_session = None  # the session the buttons were last judged for
+        self._choice: w.Dropdown | None = None  # the row the action buttons act on (``track_choice``)
+        self.chosen = None  # ... its value, once the user (or a redraw that lost it) chose it
+        self._replacing = False
 
     def _views_changed(self, change) -> None:
         """The notebook no longer shows this widget (its output was cleared, its cell re-run): stop polling for it.
@@ -66,17 +72,25 @@ class LiveWidget(w.VBox):
 
     def poll_failed(self, message: str) -> None:
         self.show_error(message)
-        self._poll_message = True
+        self._poll_message = "outage"
 
     def poll_disconnected(self, message: str) -> None:
         """The session was closed on purpose: one calm line, not an error; it goes once the poller polls again."""
-        self.message = message
+        self._poll_message = "outage"
         self.banner.value = render.note(message)
-        self._poll_message = True
+        self.message = message
 
     def poll_succeeded(self) -> None:
         """Clear the banner if it says a poll failed; what an action or a click said stays until the next message."""
-        if self._poll_message:
+        if self._poll_message == "outage":
+            self.clear_banner()
+
+    def update_failed(self, message: str) -> None:
+        self.show_error(message)
+        self._poll_message = "update"
+
+    def update_succeeded(self) -> None:
+        if self._poll_message == "update":
             self.clear_banner()
 
     def _start(self) -> None:
@@ -87,22 +101,56 @@ class LiveWidget(w.VBox):
         self._poller.remove(self)
         super().close()
 
+    # -- the row the action buttons act on ----------------------------------------------------------------------
+    def track_choice(self, select: w.Dropdown) -> None:
+        """``select`` chooses the row the buttons act on (``chosen``); a choice the user makes reaches
+        ``_selected`` (which judges the buttons for it)."""
+        self._choice = select
+        select.observe(self.guarded(self._choice_changed), names="value")
+
+    def _choice_changed(self, change) -> None:
+        if self._replacing:  # the passing row 0 of a redraw (see replace_choices), not a choice
+            return
+        self.chosen = change["new"]
+        self._selected()
+
+    def _selected(self) -> None:
+        """The buttons judged for the row just chosen (a subclass's concern)."""
+
+    def replace_choices(self, options: list) -> None:
+        """New rows for the choice (on the poller thread), keeping the one chosen, or the first when it went.
+        ipywidgets selects row 0 whenever a dropdown's options change: that passing row never becomes ``chosen``,
+        so neither the buttons' judgement nor a click in between acts on it."""
+        values = [o[1] if isinstance(o, tuple) else o for o in options]
+        keep = self.chosen if self.chosen in values else (values[0] if values else None)
+        self._replacing = True
+        try:
+            if tuple(self._choice.options) != tuple(options):
+                self._choice.options = options
+            self._choice.value = keep
+        finally:
+            self._replacing = False
+        if keep != self.chosen:
+            self.chosen = keep
+            self._selected()
+
     # -- messages ----------------------------------------------------------------------------------------------
+    # ``message`` changes last: who waits for it (a test, a text repr) finds the banner saying it already
     def show_error(self, message: str) -> None:
-        self.message = message
-        self._poll_message = False
+        self._poll_message = ""
         self.banner.value = render.banner(message, "error")
+        self.message = message
 
     def show_info(self, message: str) -> None:
-        self.message = message
-        self._poll_message = False
+        self._poll_message = ""
         self.banner.value = render.banner(message, "info")
+        self.message = message
 
     def clear_banner(self) -> None:
-        self._poll_message = False
+        self._poll_message = ""
         if self.message:
-            self.message = ""
             self.banner.value = ""
+            self.message = ""
 
     def guarded(self, fn):
         """A callback whose exceptions land in this widget's banner (ipywidgets would swallow them into a log)."""

@@ -53,7 +53,7 @@ class ClientsPanel(LiveWidget):
         self.confirm = Confirm(self)
         self.detail = w.HTML()
         self.refresh_button.on_click(self.guarded(self.refresh))
-        self.select.observe(self.guarded(self._selected), names="value")
+        self.track_choice(self.select)
         self.env_button.on_click(self.guarded(self._env))
         self.restart_button.on_click(self.guarded(self._restart))
         self.shutdown_button.on_click(self.guarded(self._shutdown))
@@ -94,16 +94,13 @@ class ClientsPanel(LiveWidget):
             if len(self.frame)
             else render.note("no client is connected")
         )
-        names = [str(n) for n in self.frame["name"]]
-        current = self.select.value
-        self.select.options = names
-        self.select.value = current if current in names else (names[0] if names else None)
+        self.replace_choices([str(n) for n in self.frame["name"]])
         self.permit_buttons(session)
 
     def permit_buttons(self, session) -> None:
         """Env, Restart and Shutdown as the session's user may use them on the selected client (its organisation
         and policy decide: ``LiveWidget.permit``)."""
-        site = self.select.value or "server"
+        site = self.chosen or "server"
         self.permit(self.env_button, session, "get_client_env", site=site)
         self.permit(self.restart_button, session, "restart", site=site)
         self.permit(self.shutdown_button, session, "shutdown", site=site)
@@ -118,9 +115,9 @@ class ClientsPanel(LiveWidget):
         return "clients panel\n" + self.frame.to_string(index=False)
 
     def _client(self) -> str:
-        if not self.select.value:
+        if not self.chosen:
             raise ValueError("select a client first")
-        return self.select.value
+        return self.chosen
 
     def _env(self, _b=None):
         name = self._client()

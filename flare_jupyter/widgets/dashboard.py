@@ -65,5 +65,5 @@ class Dashboard(LiveWidget):
 def dashboard(poller=None) -> Dashboard:
     """The connection, jobs, clients and server log in one widget."""
     d = Dashboard(current_session(), poller=poller)
-    d._poller.prime(d, d.jobs, d.clients, d.logs)
+    d._poller.prime(d.jobs, d.clients, d.logs, d)  # the panels first: the header counts the jobs panel's page
     return d

@@ -109,7 +109,7 @@ class JobsPanel(LiveWidget):
         self.refresh_button.on_click(self.guarded(self.refresh))
         self.auto.observe(self.guarded(self._filters_changed), names="value")
         self._metas: dict[str, dict] = {}  # jobs' meta, read once each where the user's role needs the submitter
-        self.select.observe(self.guarded(self._selected), names="value")
+        self.track_choice(self.select)
         for label, b in self.buttons.items():
             b.on_click(self.guarded(getattr(self, f"_{label.lower()}")))
         self.children = [
@@ -173,7 +173,7 @@ class JobsPanel(LiveWidget):
         """Each action on the selected job as the session's user may take it (``LiveWidget.permit``). The job's
         meta (its submitter, which a refusal names) is read once per job, unless the user may do everything
         whoever submitted it; without ``fetch`` (the kernel's thread) a job not read yet waits for the next tick."""
-        job_id = self.select.value
+        job_id = self.chosen
         meta = self._job_meta(session, job_id, fetch) if job_id else None
         for label, operations in JOB_ACTIONS.items():
             self.permit(self.buttons[label], session, *operations, job=meta)
@@ -220,11 +220,7 @@ class JobsPanel(LiveWidget):
         cols = [c for c in ("job_id", "name", "status", "submit_time", "duration") if c in shown.columns]
         self.table.value = render.frame_html(shown[cols]) if len(shown) else render.note("no job matches")
         self.count.value = render.esc(self._count_text(shown))
-        options = [(f"{r.name} · {r.job_id[:8]} · {r.status}", r.job_id) for r in shown.itertuples()]
-        current = self.select.value
-        self.select.options = options
-        ids = [v for _, v in options]
-        self.select.value = current if current in ids else (ids[0] if ids else None)
+        self.replace_choices([(f"{r.name} · {r.job_id[:8]} · {r.status}", r.job_id) for r in shown.itertuples()])
         self.shown = shown
 
     def _count_text(self, shown: pd.DataFrame) -> str:
@@ -250,7 +246,7 @@ class JobsPanel(LiveWidget):
 
     # -- actions on the selected job ---------------------------------------------------------------------------
     def _job(self) -> str:
-        job = self.select.value
+        job = self.chosen
         if not job:
             raise ValueError("select a job first")
         return job

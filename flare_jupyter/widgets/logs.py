@@ -88,18 +88,22 @@ class LogViewer(LiveWidget):
 
     def update(self, session, snapshot) -> None:
         if self.follow.value or self._refresh_pending:
+            # taken before the call: a Refresh or a new line count asked for while it runs is read at the next tick
+            whole, self._refresh_pending = self._refresh_pending, False
             n = int(self.lines.value)
-            if self.job:
-                text = session.job_log(self.job, self.target)
-                new = text.splitlines()[-n:]
-            else:
-                new = session.tail_target_log(self.target, options=f"-n {n}").splitlines()
-            if self._refresh_pending or not self.follow.value:
+            try:
+                if self.job:
+                    new = session.job_log(self.job, self.target).splitlines()[-n:]
+                else:
+                    new = session.tail_target_log(self.target, options=f"-n {n}").splitlines()
+            except Exception:
+                self._refresh_pending = self._refresh_pending or whole
+                raise
+            if whole or not self.follow.value:
                 self.buffer.clear()
                 self.buffer.extend(new)
             else:
                 self.buffer.extend(merge_tail(list(self.buffer)[-len(new) :], new))
-            self._refresh_pending = False
             self.poll_succeeded()
         self._redraw()
 

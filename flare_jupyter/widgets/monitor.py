@@ -128,7 +128,7 @@ class JobMonitor(LiveWidget):
             )
             return
         d = snapshot.details.get(self.job_id)
-        self.progress = job_progress(
+        progress = job_progress(
             self.job_id,
             entry,
             meta=d.meta if d else None,
@@ -144,9 +144,10 @@ class JobMonitor(LiveWidget):
             self.poll_failed(d.errors[0])
         else:
             self.poll_succeeded()
-        if self.progress.finished and d is not None:
+        if progress.finished and d is not None:
             self._final_fetched = True
-            self._read_triage(session)
+            self._read_triage(session, progress)
+        self.progress = progress  # after the triage: who sees the status FINISHED sees why it ended too
         self._meta = (d.meta if d else None) or self._meta
         self.permit_buttons(session)
         self._render()
@@ -194,15 +195,15 @@ class JobMonitor(LiveWidget):
                 series.setdefault(f"{site} {name}", []).append((rnd, value))
         self.chart.value = render.line_chart(series, title=f"{metric} by round") if series else ""
 
-    def _read_triage(self, session) -> None:
+    def _read_triage(self, session, progress: Progress) -> None:
         """Once, when the job ended in an abnormal state: each target's job log read and its first error shown."""
-        if self._triage_read or not ended_abnormally(self.progress.status) or self.progress.started is None:
+        if self._triage_read or not ended_abnormally(progress.status) or progress.started is None:
             return
         self._triage_read = True
-        found = failures(job_logs(session, self.job_id, ["server", *self.progress.sites]))
+        found = failures(job_logs(session, self.job_id, ["server", *progress.sites]))
         first = origin(found)
         self.failures = found
-        heading = f"why job {self.progress.name or self.job_id} ended {self.progress.status}"
+        heading = f"why job {progress.name or self.job_id} ended {progress.status}"
         self.triage.value = render.triage(heading, first.target if first else None, [f.view() for f in found])
 
     def _render_bar(self, p: Progress) -> None:

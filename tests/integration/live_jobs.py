@@ -129,11 +129,20 @@ def finished_status(s, job_id: str) -> str | None:
 
 
 def abort_again(s, job_id: str) -> None:
-    """Send the abort of a job whose first abort has not shown; it may have ended meanwhile."""
+    """Send the abort of a job that may have ended meanwhile (its first abort has not shown, or it was running a
+    moment ago): a refusal is printed, not raised."""
     try:
         s.abort_job(job_id)
     except Exception as e:  # it finished meanwhile (NVFlare: the job is not running)
         print(f"abort_job {job_id} again: {e}", flush=True)
+
+
+def end_job(s, job_id: str, timeout: float = 120) -> str:
+    """Abort a job unless it has ended, and wait until the server says it has (its FINISHED:* status). A job that
+    ends by itself between the look and the abort gets the abort refused (NVFlare: the job is not running): fine."""
+    if not finished_status(s, job_id):
+        abort_again(s, job_id)
+    return wait_finished(s, job_id, timeout=timeout, aborted=True)
 
 
 class AbortsResent:

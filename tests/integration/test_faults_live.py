@@ -37,7 +37,7 @@ from faults import (
     watchdog_process,
 )
 from IPython.core.error import UsageError
-from live_jobs import CLIENTS, wait_finished
+from live_jobs import CLIENTS, end_job
 
 import flare_jupyter as fj
 from flare_jupyter import compat
@@ -78,11 +78,7 @@ def held_job(s, jobs_dir: Path, name: str) -> str:
 
 def end(s, job: str) -> None:
     """Abort a job (a no-op once it finished) and wait until the server says it is finished."""
-    try:
-        if not s.get_job_meta(job)["status"].startswith("FINISHED"):
-            s.abort_job(job)
-    finally:
-        wait_finished(s, job, aborted=True)
+    end_job(s, job)
 
 
 def probe_on_shared_poller() -> TickProbe:

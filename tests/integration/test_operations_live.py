@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from health import participant_processes
 from IPython.core.error import UsageError
-from live_jobs import CLIENTS, error_job, nothing_runs, one_line, status, wait_finished
+from live_jobs import CLIENTS, end_job, error_job, nothing_runs, one_line
 
 import flare_jupyter as fj
 from flare_jupyter import compat
@@ -33,9 +33,7 @@ def held_job(s, dest: Path, name: str) -> str:
 
 
 def end(s, job: str) -> None:
-    if not status(s, job).startswith("FINISHED"):
-        s.abort_job(job)
-    wait_finished(s, job, aborted=True)
+    end_job(s, job)
 
 
 @pytest.fixture

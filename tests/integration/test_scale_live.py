@@ -133,10 +133,12 @@ def test_the_jobs_panel_pages_through_the_servers_filters_and_filters_status_its
         assert [v for _label, v in panel.select.options] == [j["job_id"] for j in newest]
         assert panel.count.value.startswith("50 of 50 jobs")
         panel.status_filter.value = "RUNNING"  # the held jobs are older than the 50 newest
-        wait_for(lambda: "no job matches" in panel.table.value, timeout=30)
+        wait_for(lambda: panel.shown.empty, timeout=30)  # (shown is the redraw's last step)
+        assert "no job matches" in panel.table.value
         assert "status filtered in this page: the server filters by name and id only" in panel.count.value
         panel.name_filter.value = "held"  # the server's name filter reaches them
-        wait_for(lambda: {v for _l, v in panel.select.options} == set(running), timeout=30)
+        wait_for(lambda: set(panel.shown["job_id"]) == set(running), timeout=30)
+        assert {v for _l, v in panel.select.options} == set(running)
         assert all(r.status == "RUNNING" for r in panel.shown.itertuples())
     finally:
         panel.close()
