@@ -4,7 +4,7 @@
 # tests/conftest.py); alongside it, the integration tests once more against nvflare 2.5.2 in a second virtual
 # environment (scripts/test-nvflare25.sh), started as soon as that environment is installed. Both runs spend about
 # half their time waiting on NVFlare (vmstat: about 50% idle each, alone), so side by side they fill the two cores:
-# clean clones took 13.1 to 16.7 min where one after the other took 19.7. Both print their 15 slowest tests; each test's start and end are in
+# clean clones took 12.8 and 13.0 min where one after the other took 19.7. Both print their 15 slowest tests; each test's start and end are in
 # test-artifacts/timeline-*.jsonl (scripts/timeline.py). Then the documentation site is built from the notebooks
 # this run executed (scripts/docs.sh).
 # Fails if any of the three fails.
