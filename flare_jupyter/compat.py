@@ -213,6 +213,35 @@ class RawSession(_api.Session):
             **({"study": self._study} if hasattr(self, "_study") else {}),
         )
 
+    #: How long one poll of 2.9's wait for a restart or shutdown (``_poll_system_info``) may take before it counts
+    #: as no answer. NVFlare gives its connect 1 s, but closing a poll session whose connect reached a server in the
+    #: middle of its restart can wait without end: the session's connector thread holds a websocket the restarted
+    #: server opened after the session had already been stopped, and ``close`` joins that thread (seen once in ten
+    #: clean-clone runs: ``restart("server")`` hung until the test's 600 s timeout).
+    POLL_SECONDS = 30.0
+
+    def _poll_system_info(self, connect_timeout: float):
+        """NVFlare's poll of the server while it waits for a restart or shutdown (2.9), on a thread of its own: one
+        that has not answered within ``POLL_SECONDS`` counts as no connection (NVFlare then polls again with a new
+        session); its thread is left behind, and ends once the server closes that connection (a restart, a stop)."""
+        answer: dict = {}
+        poll = super()._poll_system_info
+
+        def run():
+            try:
+                answer["info"] = poll(connect_timeout)
+            except BaseException as e:  # handed to the caller's thread
+                answer["error"] = e
+
+        thread = threading.Thread(target=run, name="flare-jupyter state-change poll", daemon=True)
+        thread.start()
+        thread.join(connect_timeout + self.POLL_SECONDS)
+        if thread.is_alive():
+            raise NoConnection(f"the server did not answer a poll within {connect_timeout + self.POLL_SECONDS:g} s")
+        if "error" in answer:
+            raise answer["error"]
+        return answer["info"]
+
     def _do_command(self, command, *args, **kwargs):
         try:
             return super()._do_command(command, *args, **kwargs)
