@@ -26,6 +26,21 @@ def install(raw: RecordedSession, kit: str | None = None, username: str = "admin
     return ks
 
 
+@pytest.fixture(autouse=True)
+def no_session_of_another_module():
+    """Each unit test starts with no kernel session, whatever ran before it on this worker: an integration module
+    leaves the worker's live session connected for the next one (clean clone 12: a unit test found it and took it
+    for one its refused connect had made). That session is put back afterwards, untouched; one the test made is
+    closed."""
+    with session_module._current_lock:
+        kept, session_module._current = session_module._current, None
+    yield
+    with session_module._current_lock:
+        made, session_module._current = session_module._current, kept
+    if made is not None and made is not kept:
+        made.close()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def recorded_call_costs():
     """Every poller here chooses its status calls by the call costs the recordings were made with: a recorded
