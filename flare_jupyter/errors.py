@@ -68,6 +68,7 @@ def friendly(exc: BaseException, message: str) -> BaseException:
         new = cls.__new__(cls, message)
         new.__dict__.update(getattr(exc, "__dict__", {}))
         new.args = (message,)
+        new.nvflare_said = getattr(exc, "nvflare_said", str(exc))  # what NVFlare raised, for raised_inside_server
         return new
     except TypeError:  # an exception type that cannot be subclassed: fall back to ours
         return FlareError(message)
@@ -119,7 +120,8 @@ def raised_inside_server(exc: BaseException) -> str | None:
     'OSError'>"), or None when ``exc`` is anything else (a refusal, an unknown job, ...)."""
     if not isinstance(exc, compat.InternalError):
         return None
-    crashed = _SERVER_EXCEPTION.fullmatch(server_said(exc) or "")
+    said = getattr(exc, "nvflare_said", None)  # the kernel session raises our sentence; NVFlare's is kept on it
+    crashed = _SERVER_EXCEPTION.fullmatch(server_said(Exception(said) if said is not None else exc) or "")
     return crashed.group(1) if crashed else None
 
 
