@@ -99,7 +99,11 @@ _WRAPPERS = [
 
 def server_said(exc: BaseException) -> str:
     """What the server (or NVFlare) said, without NVFlare's own sentence around it."""
-    text = str(exc).strip()
+    return _unwrapped(str(exc))
+
+
+def _unwrapped(text: str) -> str:
+    text = text.strip()
     for wrapper in _WRAPPERS:
         m = wrapper.fullmatch(text)
         if m and m.group(1).strip():
@@ -120,8 +124,8 @@ def raised_inside_server(exc: BaseException) -> str | None:
     'OSError'>"), or None when ``exc`` is anything else (a refusal, an unknown job, ...)."""
     if not isinstance(exc, compat.InternalError):
         return None
-    said = getattr(exc, "nvflare_said", None)  # the kernel session raises our sentence; NVFlare's is kept on it
-    crashed = _SERVER_EXCEPTION.fullmatch(server_said(Exception(said) if said is not None else exc) or "")
+    said = getattr(exc, "nvflare_said", str(exc))  # the kernel session raises our sentence; NVFlare's is kept on it
+    crashed = _SERVER_EXCEPTION.fullmatch(_unwrapped(said))
     return crashed.group(1) if crashed else None
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flare_jupyter import poc
+from flare_jupyter.poc import processes_under
 from polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,12 +49,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def processes_under(folder: Path, exclude: set[int] = frozenset()) -> list[psutil.Process]:
-    """Running processes whose command line names ``folder`` or a path in it (kernels, FLARE server/clients/jobs,
-    the lab)."""
-    return poc.processes_under(folder, exclude)
 
 
 @dataclass
