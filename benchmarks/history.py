@@ -6,7 +6,7 @@ on a server with about 10 jobs, in one run.
 One embedded system (NVFlare's POC) runs the whole benchmark:
 
 1. About 10 jobs: two short jobs that run to completion, two long FedAvg jobs (hello-numpy, tens of thousands of
-   rounds) that keep RUNNING until the end, and clones of a finished job aborted at once to make up the rest.
+   rounds) that keep RUNNING until the end, and clones of a job aborted at once to make up the rest.
 2. Measured there: the raw ``list_jobs`` (a plain NVFlare session) against ``%flare list_jobs`` (IPython, the
    DataFrame with its dtypes), in turn; the poller's NVFlare time per tick with ``--monitors`` monitors on the
    running jobs and a jobs panel; what one status source costs (``get_job_meta`` per watched job,
@@ -16,8 +16,9 @@ One embedded system (NVFlare's POC) runs the whole benchmark:
    long job passed round 200.
 
 How the N jobs get onto the server, and why that is honest: each is a real job made by the server itself through
-NVFlare's own admin API, a ``clone_job`` of a finished job then ``abort_job`` at once (about 20 ms a job on this
-machine, so 5,000 take under two minutes). Each sits in the server's real job store as FINISHED:ABORTED, with the
+NVFlare's own admin API, a ``clone_job`` then ``abort_job`` at once (about 20 ms a job on this machine, so 5,000
+take under two minutes) of a job that needs more clients than the system has, so that the scheduler never starts a
+clone before its abort (``history_source``). Each sits in the server's real job store as FINISHED:ABORTED, with the
 meta the server wrote, and costs ``list_jobs`` what any job costs it (``list_jobs`` reads every job's meta,
 whatever its filters). A job that ran to completion has a larger meta (its deployment and schedule history), so a
 production history costs a listing somewhat more per job than these: the poller's steady ticks do not list at all
@@ -34,6 +35,7 @@ test_scale_live.py`` runs the short version (``smoke``) on the test session's em
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -54,26 +56,60 @@ WATCHED = (1, 10, 50)  # watched jobs for the status-source table
 
 
 # -- the server's history ------------------------------------------------------------------------------------------
-def fill(raw, total: int, source: str, timeout: float = 300) -> float:
-    """Bring the server to ``total`` jobs: clones of job ``source`` (a finished one), each aborted at once, and
-    return once every one of them has ended (a history is jobs that ended: on a loaded machine the scheduler may
-    have dispatched a clone before its abort, which then takes seconds, and a jobs panel would keep asking the
-    status of such a row). Returns the seconds it took."""
+#: clients the history's jobs ask for: more than any embedded system has, so the scheduler never starts one
+HISTORY_MIN_CLIENTS = 100
+#: a clone still SUBMITTED this long after its abort is aborted again: NVFlare can write over an abort with the meta
+#: its scheduler read just before (``poller.ABORT_AGAIN_SECONDS``)
+ABORT_AGAIN_SECONDS = 2.0
+
+
+def history_source(raw, dest: Path) -> str:
+    """The job ``fill`` clones: one that needs ``HISTORY_MIN_CLIENTS`` clients, aborted at once. The scheduler looks
+    for a job to start every second; a clone of a job that can run is started when it looks between the clone and
+    the abort, and then costs a job process on the server and on every client before its abort ends it. The busier
+    the machine, the wider that moment and the more clones start, which makes it busier still: the test suite's
+    history of 150 jobs took from 30 s to 520 s that way. A clone of this job only waits in SUBMITTED until its
+    abort."""
+    folder = fj.examples.hello_numpy(dest, num_rounds=1, min_clients=HISTORY_MIN_CLIENTS, name="history")
+    job = raw.submit_job(folder)
+    raw.abort_job(job)
+    settle(raw, {job})
+    return job
+
+
+def fill(raw, total: int, source: str) -> float:
+    """Bring the server to ``total`` jobs: clones of job ``source`` (``history_source``), each aborted at once, and
+    return once every one of them shows FINISHED (a history is jobs that ended). Returns the seconds it took."""
     t0 = time.perf_counter()
     made = set()
     for _ in range(total - len(raw.list_jobs())):
         job = raw.clone_job(source)
         raw.abort_job(job)
         made.add(job)
+    settle(raw, made)
+    return time.perf_counter() - t0
+
+
+def settle(raw, aborted: set, timeout: float = 300) -> None:
+    """Wait until every job of ``aborted`` (held jobs, just aborted) shows FINISHED; one whose abort was written over
+    is aborted again."""
     deadline = time.monotonic() + timeout
+    sent = time.monotonic()
     while True:
         unsettled = [
-            j for j in raw.list_jobs() if j["job_id"] in made and not str(j.get("status", "")).startswith("FINISHED")
+            j["job_id"]
+            for j in raw.list_jobs()
+            if j["job_id"] in aborted and not str(j.get("status", "")).startswith("FINISHED")
         ]
         if not unsettled:
-            return time.perf_counter() - t0
+            return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(unsettled)} aborted clones have not ended, e.g. {unsettled[0]}")
+            raise TimeoutError(f"{len(unsettled)} aborted jobs have not ended, e.g. {unsettled[0]}")
+        if time.monotonic() - sent > ABORT_AGAIN_SECONDS:
+            for job in unsettled:
+                with contextlib.suppress(compat.JobNotRunning):  # it ended since the listing
+                    raw.abort_job(job)
+            sent = time.monotonic()
         time.sleep(0.5)
 
 
@@ -232,13 +268,14 @@ def measure(s, ip, raw, running: list[str], args) -> dict:
     }
 
 
-def smoke(s, raw, running: list[str], finished: str, jobs: int, monitors: int = 10, ticks: int = 12) -> dict:
+def smoke(s, raw, running: list[str], source: str, jobs: int, monitors: int = 10, ticks: int = 12) -> dict:
     """The short version, on a system already running (the test suite's): the tick with the jobs it holds now, then
-    with ``jobs`` jobs (made as ``fill`` makes them), ticked back to back; and a listing's time at both. Its
-    ``tick_ratio`` compares the ticks' medians (a few ticks' mean is at the mercy of one slow answer)."""
+    with ``jobs`` jobs (``fill``'s clones of ``source``, a ``history_source``), ticked back to back; and a listing's
+    time at both. Its ``tick_ratio`` compares the ticks' medians (a few ticks' mean is at the mercy of one slow
+    answer)."""
     listing_small = statistics.median(timed(raw.list_jobs) for _ in range(5))
     small = tick_cost(s, running, monitors, ticks, interval=1.0, pace=False)
-    fill(raw, jobs, finished)
+    fill(raw, jobs, source)
     listing_large = statistics.median(timed(raw.list_jobs) for _ in range(5))
     large = tick_cost(s, running, monitors, ticks, interval=1.0, pace=False)
     return {
@@ -251,7 +288,8 @@ def smoke(s, raw, running: list[str], finished: str, jobs: int, monitors: int = 
 
 # -- the run -------------------------------------------------------------------------------------------------------
 def setup(s, raw, dest: Path) -> tuple[list[str], str]:
-    """Two short jobs run to completion and two long ones left running; returns (the long ones, a finished one)."""
+    """Two short jobs run to completion and two long ones left running; returns (the long ones, the job ``fill``
+    clones)."""
     short = [raw.submit_job(fj.examples.hello_numpy(dest / f"short{i}", num_rounds=1, name="short")) for i in (0, 1)]
     for job in short:
         wait_status(raw, job, lambda st: st.startswith("FINISHED"))
@@ -260,7 +298,7 @@ def setup(s, raw, dest: Path) -> tuple[list[str], str]:
     ]
     for job in running:
         wait_status(raw, job, lambda st: st == "RUNNING")
-    return running, short[0]
+    return running, history_source(raw, dest / "history")
 
 
 def shell():
@@ -276,13 +314,13 @@ def run(args, tmp: Path) -> dict:
     raw = compat.open_session(system.username, system.kit, True, 10.0)
     try:
         s, ip = fj.session(), shell()
-        running, finished = setup(s, raw, tmp / "jobs")
+        running, source = setup(s, raw, tmp / "jobs")
         results = {"monitors": args.monitors, "interval_s": args.interval}
-        results["fill_small_s"] = fill(raw, SMALL, finished)
+        results["fill_small_s"] = fill(raw, SMALL, source)
         wait_round(s, running[0], 5)
         results["detail_round_5"] = detail_cost(s, running[0], args.detail_ticks, args.interval)
         results["small"] = measure(s, ip, raw, running, args)
-        results["fill_s"] = fill(raw, args.jobs, finished)
+        results["fill_s"] = fill(raw, args.jobs, source)
         results["large"] = measure(s, ip, raw, running, args)
         wait_round(s, running[0], args.late_round)
         results["detail_round_200"] = detail_cost(s, running[0], args.detail_ticks, args.interval)

@@ -5,8 +5,8 @@ read ended (never the whole log again), ``%flare list_jobs`` of many jobs shows 
 them all with their dtypes, and the jobs panel pages through the server's own filters and says what it filters
 itself.
 
-The history is made as the benchmark makes it (real jobs: clones of a finished job aborted at once through NVFlare's
-API), on the test session's embedded system, and removed again afterwards so the tests after these see a small
+The history is made as the benchmark makes it (real jobs: clones of a job that never starts, aborted at once through
+NVFlare's API), on the test session's embedded system, and removed again afterwards so the tests after these see a small
 server. Two held jobs stay RUNNING meanwhile (their clients hold the first task until aborted).
 """
 
@@ -66,7 +66,7 @@ def test_a_running_jobs_progress_is_read_from_where_the_last_read_ended(live, jo
 
 
 @pytest.fixture(scope="module")
-def grown(poc_system, jobs_dir, finished_job):
+def grown(poc_system, jobs_dir):
     """The smoke run of benchmarks/history.py (which grows the server by ``ADDED`` jobs), two held jobs RUNNING;
     afterwards every job it added is aborted and deleted."""
     s = fj.connect(poc_system.kit)
@@ -77,7 +77,8 @@ def grown(poc_system, jobs_dir, finished_job):
         wait_for(lambda: all(s.get_job_meta(j)["status"] == "RUNNING" for j in running), timeout=120)
         for job in running:  # the monitors' ticks are steady from the first: they may ask the jobs' show_stats
             wait_runner_started(s, job)
-        result = history.smoke(s, raw, running, finished_job, jobs=len(before) + len(running) + ADDED)
+        source = history.history_source(raw, jobs_dir / "history")
+        result = history.smoke(s, raw, running, source, jobs=len(before) + len(running) + 1 + ADDED)  # + the source
         yield {"result": result, "running": running, "before": before, "s": s}
     finally:
         added = [j["job_id"] for j in s.list_jobs() if j["job_id"] not in before]
