@@ -14,6 +14,8 @@ fi
 stamp=.venv/.flare-jupyter-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test,docs]"
+  # an editable install writes flare_jupyter.egg-info into this folder: one such install at a time (scripts/test.sh
+  # makes .venv-nvflare25 at the same time)
+  flock pyproject.toml .venv/bin/python -m pip install -q -e ".[test,docs]"
   touch "$stamp"
 fi

@@ -23,7 +23,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$(cat "$stamp")" !
   echo "installing nvflare $NVFLARE_OLD and flare-jupyter into $VENV ..."
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/python" -m pip install -q "nvflare==$NVFLARE_OLD"
-  "$VENV/bin/python" -m pip install -q -e ".[test]" "nvflare==$NVFLARE_OLD"
+  # the editable install writes flare_jupyter.egg-info into this folder: one at a time (scripts/setup.sh may be
+  # making .venv at the same time)
+  flock pyproject.toml "$VENV/bin/python" -m pip install -q -e ".[test]" "nvflare==$NVFLARE_OLD"
   "$VENV/bin/python" -m pip check
   echo "$NVFLARE_OLD" >"$stamp"
 fi

@@ -2,15 +2,15 @@
 # The whole test suite: unit tests (recorded NVFlare answers), integration tests against the real embedded FLARE
 # system, the browser tests and every notebook executed top to bottom, on parallel workers (their share is set in
 # tests/conftest.py); alongside it, the integration tests once more against nvflare 2.5.2 in a second virtual
-# environment (scripts/test-nvflare25.sh), started as soon as that environment is installed. Both runs spend about
-# half their time waiting on NVFlare (vmstat: about 50% idle each, alone), so side by side they fill the two cores:
-# clean clones took 12.8 and 13.0 min where one after the other took 19.7. Both print their 15 slowest tests; each test's start and end are in
-# test-artifacts/timeline-*.jsonl (scripts/timeline.py). Then the documentation site is built from the notebooks
-# this run executed (scripts/docs.sh).
+# environment (scripts/test-nvflare25.sh), installed at the same time as .venv (a pip install keeps about one core
+# busy) and run as soon as it is. Both runs spend about half their time waiting on NVFlare (vmstat: about 50% idle
+# each, alone), so side by side they fill the two cores: clean clones took 12.8 and 13.0 min where one after the
+# other took 19.7. Both print their 15 slowest tests; each test's start and end are in test-artifacts/timeline-*.jsonl
+# (scripts/timeline.py). Then the documentation site is built from the notebooks this run executed (scripts/docs.sh).
 # Fails if any of the three fails.
 # Extra arguments run that subset of the main suite only (e.g. bash scripts/test.sh tests/unit), without the 2.5.2 run.
 set -euo pipefail
-source "$(dirname "$0")/setup.sh"
+cd "$(dirname "$0")/.."
 # The browser tests drive Debian's Chromium through Playwright (Playwright's own browser download is not used).
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian's chromium for the browser tests ..."
@@ -28,18 +28,29 @@ if [ -w "$pid_max" ] && [ "$(cat "$pid_max")" -lt 4194304 ]; then
   echo 4194304 >"$pid_max" || true
 fi
 if [ "$#" -gt 0 ]; then
+  source scripts/setup.sh
   exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 fi
 started=$SECONDS
 mkdir -p test-artifacts
 old_log=test-artifacts/nvflare25.log
-# the 2.5.2 environment is made (a no-op when current), then its tests run while the main suite does
+# Where Python lacks venv support, setup.sh installs it from Debian first, so that the two installs below never both
+# call apt-get.
+"${PYTHON:-python3}" -c "import venv, ensurepip" 2>/dev/null || source scripts/setup.sh
+# The 2.5.2 environment is made (a no-op when current) while .venv is; its tests run while the main suite does, and
+# only once .venv is made (if that fails, this script ends and so does the wait).
+set_up=test-artifacts/.venv-made
+rm -f "$set_up"
 ( FLARE_JUPYTER_INSTALL_ONLY=1 bash scripts/test-nvflare25.sh \
-    && bash scripts/test-nvflare25.sh -n 3 --dist loadgroup --durations=15 ) >"$old_log" 2>&1 &
+    && until [ -e "$set_up" ] || ! kill -0 $$ 2>/dev/null; do sleep 1; done \
+    && [ -e "$set_up" ] && bash scripts/test-nvflare25.sh -n 3 --dist loadgroup --durations=15 ) >"$old_log" 2>&1 &
 old_pid=$!
+source scripts/setup.sh
+touch "$set_up"
+echo "set-up done after $(( SECONDS - started )) s"
 main=0
 .venv/bin/python -m pytest -q -p no:cacheprovider -n 3 --dist loadgroup --durations=15 || main=$?
-echo "main suite done after $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
+echo "main suite done after $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s (set-up included)"
 # the documentation site, from the notebooks and screenshots this run made (a broken or stale page fails the run)
 docs=0
 if [ "$main" -eq 0 ]; then
