@@ -27,6 +27,8 @@ nothing of ours. Known differences:
 * ``get_client_env`` names each client's workspace ``<site>/startup/..`` in older releases (2.5; the same folder).
 * nvflare 2.5's server runs ``cat``/``grep``/``head``/``tail``/``ls`` in a shell and passes a grep pattern as it is
   (``$(touch x)`` runs ``touch x`` on the server): ``RawSession.grep_target`` refuses shell syntax there.
+* Up to 2.6 the admin client makes a new TLS context for every command (reading the system's CA bundle each time:
+  ~30 ms of CPU); ``ADMIN_API_CONTEXT_PER_COMMAND``: each is made once per kit, user and file state and reused.
 * ``show_errors`` answers ``"No Error"`` for a clean server and ``{}`` for a clean client.
 * ``submit_job`` zips the job folder into the temporary folder and removes the zip once uploaded: a submission the
   server refuses before the upload (no meta.json, a user who may not submit) or an interrupted one leaves it there,
@@ -99,6 +101,7 @@ import logging
 import os
 import re
 import shutil
+import ssl
 import sys
 import tempfile
 import threading
@@ -111,6 +114,7 @@ from pathlib import Path
 import yaml
 from nvflare.fuel.flare_api import api_spec as _spec
 from nvflare.fuel.flare_api import flare_api as _api
+from nvflare.fuel.hci.client import api as _admin_api
 from nvflare.fuel.hci.client import file_transfer as _file_transfer
 from nvflare.fuel.hci.cmd_arg_utils import validate_file_string, validate_required_target_string
 from packaging.version import Version
@@ -349,6 +353,82 @@ def _zip_noted(*args, **kwargs):
 
 
 _file_transfer.zip_directory_to_file = _zip_noted  # every release zips through this module's name for it
+
+
+class _ContextPlan:
+    """What nvflare's ``AdminAPI`` does to a new TLS context before each command (``ssl.create_default_context()``,
+    its settings, the kit's root CA, the user's certificate and key), recorded; its ``wrap_socket`` then uses the
+    context made once for that same plan and those same files (``_context_for``). Anything else asked of it is
+    asked of that context."""
+
+    _METHODS = ("load_verify_locations", "load_cert_chain", "load_default_certs", "set_ciphers", "set_alpn_protocols")
+
+    def __init__(self, *args, **kwargs):
+        object.__setattr__(self, "_steps", [("create_default_context", args, tuple(sorted(kwargs.items())))])
+
+    def __setattr__(self, name, value):
+        self._steps.append(("=", name, value))
+
+    def __getattr__(self, name):
+        if name in self._METHODS:
+            return lambda *args, **kwargs: self._steps.append((name, args, tuple(sorted(kwargs.items()))))
+        return getattr(_context_for(self._steps), name)  # wrap_socket, and whatever a release may read
+
+
+#: The TLS contexts made for ``_ContextPlan``s, by plan and the state of the files it names (one per kit and user).
+_contexts: dict = {}
+_contexts_lock = threading.Lock()
+
+
+def _files_state(steps) -> tuple:
+    """The size and modification time of every file a plan names: a kit replaced in place makes a new context."""
+    state = []
+    for _, args, kwargs in (s for s in steps if s[0] != "="):
+        for value in (*args, *(v for _, v in kwargs)):
+            if isinstance(value, (str, os.PathLike)) and os.path.isfile(value):
+                st = os.stat(value)
+                state.append((os.fspath(value), st.st_size, st.st_mtime_ns))
+    return tuple(state)
+
+
+def _context_for(steps) -> ssl.SSLContext:
+    key = (tuple(steps), _files_state(steps))
+    with _contexts_lock:
+        context = _contexts.get(key)
+        if context is None:  # made as NVFlare makes it; an error (a bad key) raises here, inside NVFlare's try
+            (_, args, kwargs), *rest = steps
+            context = ssl.create_default_context(*args, **dict(kwargs))
+            for step in rest:
+                if step[0] == "=":
+                    setattr(context, step[1], step[2])
+                else:
+                    getattr(context, step[0])(*step[1], **dict(step[2]))
+            _contexts[key] = context
+        return context
+
+
+class _SslWithReusedContexts:
+    """The ``ssl`` module as nvflare's ``fuel.hci.client.api`` sees it, with ``create_default_context`` recorded
+    (``_ContextPlan``) rather than made at once."""
+
+    create_default_context = _ContextPlan
+    reuses_contexts = True
+
+    def __getattr__(self, name):
+        return getattr(ssl, name)
+
+
+#: Up to 2.6, NVFlare's ``AdminAPI`` makes a new TLS context for every command it sends (``_try_command``), and
+#: ``ssl.create_default_context`` reads the system's whole CA bundle each time: about 30 of the 35 ms of CPU that a
+#: command costs the caller on 2.5.2 (py-spy, a live test module: 68% of the test process's CPU), where 2.9 takes
+#: 4 ms. The kernel session, the widgets' poller and the 2.5.2 test run call it thousands of times. The contexts are
+#: the same from one command to the next, so each is made once (per kit, user and file state) and reused: the same
+#: settings and certificates, so the same checks. Newer releases connect through their cell network and are left
+#: alone.
+_admin_ssl = getattr(_admin_api, "ssl", None)
+ADMIN_API_CONTEXT_PER_COMMAND = _admin_ssl is ssl or getattr(_admin_ssl, "reuses_contexts", False)
+if ADMIN_API_CONTEXT_PER_COMMAND:  # (this module imported again, e.g. by %autoreload: one wrapper, of the new code)
+    _admin_api.ssl = _SslWithReusedContexts()
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import ssl
 import threading
 from pathlib import Path
 
@@ -266,3 +267,26 @@ def test_a_grep_pattern_never_reaches_a_shell_on_the_server(s, tmp_path):
         assert s.grep_target("server", pattern=pattern, file="log.txt") == ""
     assert not canary.exists()
     assert "New client" in s.grep_target("server", pattern="New client\\|Round ", file="log.txt")
+
+
+# -- the admin client's TLS contexts ---------------------------------------------------------------------------------
+def test_commands_reuse_one_tls_context_per_identity_where_nvflare_makes_one_per_command(s, poc_system):
+    """Up to 2.6 NVFlare's admin client makes a TLS context for every command (30 ms of CPU each, the system's CA
+    bundle read again); compat makes each once per kit and user. The commands still answer, through a context that
+    checks the server's certificate against the kit's root CA as NVFlare's does."""
+    s.list_jobs()  # this kit's context made, where contexts are made per command
+    before = dict(compat._contexts)
+    for _ in range(20):
+        assert len(s.get_connected_client_list()) == len(poc_system.clients)
+        s.list_jobs()
+    assert compat._contexts == before  # twenty more commands, no new context
+    if not compat.ADMIN_API_CONTEXT_PER_COMMAND:  # 2.7+: the cell network's own TLS, which compat leaves alone
+        assert before == {}
+        return
+    ca = str(Path(poc_system.kit) / "startup" / "rootCA.pem")
+    mine = [c for (steps, _), c in before.items() if ("load_verify_locations", (ca,), ()) in steps]
+    assert len(mine) == 1, before
+    assert mine[0].verify_mode == ssl.CERT_REQUIRED
+    root = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    root.load_verify_locations(ca)
+    assert root.get_ca_certs()[0] in mine[0].get_ca_certs()  # the project's root CA is what it trusts the server by
