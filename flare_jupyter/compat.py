@@ -361,7 +361,7 @@ class _ContextPlan:
     context made once for that same plan and those same files (``_context_for``). Anything else asked of it is
     asked of that context."""
 
-    _METHODS = ("load_verify_locations", "load_cert_chain", "load_default_certs", "set_ciphers", "set_alpn_protocols")
+    _METHODS = ("load_verify_locations", "load_cert_chain")  # what 2.5 and 2.6 call on it
 
     def __init__(self, *args, **kwargs):
         object.__setattr__(self, "_steps", [("create_default_context", args, tuple(sorted(kwargs.items())))])

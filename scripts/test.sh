@@ -2,8 +2,8 @@
 # The whole test suite: unit tests (recorded NVFlare answers), integration tests against the real embedded FLARE
 # system, the browser tests and every notebook executed top to bottom, on parallel workers (their share is set in
 # tests/conftest.py); alongside it, the integration tests once more against nvflare 2.5.2 in a second virtual
-# environment (scripts/test-nvflare25.sh), installed at the same time as .venv (a pip install keeps about one core
-# busy) and run as soon as it is. Both runs spend about half their time waiting on NVFlare (vmstat: about 50% idle
+# environment (scripts/test-nvflare25.sh), installed at the same time as .venv (vmstat: the set-up minute is a third
+# idle) and run once both are. Both runs spend about half their time waiting on NVFlare (vmstat: about 50% idle
 # each, alone), so side by side they fill the two cores: clean clones took 12.8 and 13.0 min where one after the
 # other took 19.7. Both print their 15 slowest tests; each test's start and end are in test-artifacts/timeline-*.jsonl
 # (scripts/timeline.py). Then the documentation site is built from the notebooks this run executed (scripts/docs.sh).
